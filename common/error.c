@@ -1,0 +1,95 @@
+/*
+ * error.c: sentences for error codes. A message says what went wrong in the
+ * user's terms and, wherever there is one, what to do next.
+ */
+#include "error.h"
+
+#include <errno.h>
+#include <stddef.h>
+
+struct errdesc {
+	int code;
+	const char *name;
+	const char *text;
+};
+
+#define E(c, t) { c, #c, t }
+static const struct errdesc table[] = {
+	E(DX_OK, "success"),
+	E(DX_ENOMEM, "out of memory; free some memory or lower the configured limits and retry"),
+	E(DX_EIO, "input/output error; check the disk and the file's path, then retry"),
+	E(DX_EINVAL, "invalid argument; see --help for the expected form"),
+	E(DX_EPARSE, "malformed data: the bytes do not decode as the expected message; the sender or file is corrupt or not a divex object"),
+	E(DX_ETOOBIG, "too large: the input exceeds the protocol's size limit; split it or send it as an attachment"),
+	E(DX_ENOENT, "not found; check the name or path"),
+	E(DX_EEXIST, "already exists; remove it first or choose another path (nothing was overwritten)"),
+	E(DX_ECRYPTO, "the cryptographic library failed to initialise; check that libsodium is installed and /dev/urandom is readable"),
+	E(DX_ESTATE_CODE, "invalid State code: use the ISO 3166-1 alpha-3 code in capitals, e.g. FRA, MEX, BFA"),
+	E(DX_EKEYFILE_PERM, "the key file is readable by group or others; run 'chmod 600' on it (and check its owner) before using it"),
+	E(DX_EPASSPHRASE, "wrong passphrase, or the key file was modified; check the passphrase file (a trailing newline is ignored)"),
+	E(DX_EKEYFILE_CORRUPT, "the key file is truncated or corrupt; restore it from your backup"),
+	E(DX_EKEYFILE_VERSION, "the key file was written by an unsupported version of divex; upgrade divex"),
+	E(DX_ENO_PASSPHRASE, "no passphrase given; use --passphrase-file FILE, --passphrase-fd N, or run on a terminal to be prompted"),
+	E(DX_ESIG, "signature check failed: the data was not signed by the key it claims; do not trust it"),
+	E(DX_EROSTER, "invalid roster entry: a required field is missing or out of range; ask the State to re-enroll"),
+	E(DX_ESUITE, "unsupported cryptographic suite; the sender uses a newer divex: upgrade this node"),
+	E(DX_ERECIPIENT, "envelope is addressed to another State or another static key; it was not meant for this node"),
+	E(DX_EPREKEY_UNKNOWN, "envelope uses a prekey this node never had; the sender's roster copy is wrong: it must refresh the roster and re-seal"),
+	E(DX_EPREKEY_ERASED, "envelope uses a prekey whose private half was erased (forward secrecy); the sender must re-seal to the current prekey"),
+	E(DX_EPREKEY_EXPIRED, "envelope was sealed to a prekey outside its validity window; the sender must re-seal to the current prekey"),
+	E(DX_EOUTER_SIG, "envelope signature does not verify: it was altered in transit or not sent by the State it names; it was refused"),
+	E(DX_EINNER_SIG, "the payload's signature does not verify or is bound to other parties; the content was refused"),
+	E(DX_EDECRYPT, "decryption failed: the ciphertext or header was tampered with; it was refused"),
+	E(DX_EREPLAY, "envelope id seen before: this is a replay or a duplicate and was refused"),
+	E(DX_ECOMMIT, "key commitment does not match: the sender produced an inconsistent envelope; it was refused"),
+	E(DX_EDH, "a public key is of low order (Diffie-Hellman result is zero); the key is invalid and was refused"),
+	E(DX_ESTALE, "timestamp outside the accepted window; check both clocks (NTP) and have the sender re-seal"),
+	E(DX_ESENDER, "the sender is not a known member of the roster; refresh the roster, or the sender must enroll"),
+	E(DX_EATT_TRUNCATED, "attachment is truncated: its final chunk is missing; download it again"),
+	E(DX_EATT_CORRUPT, "attachment chunk failed authentication: it was altered, reordered or spliced; download it again"),
+	E(DX_EATT_TRAILING, "attachment has data after its final chunk; it was refused"),
+	E(DX_EATT_HASH, "attachment does not match the hash its envelope promised; it was refused"),
+};
+#undef E
+
+static const struct errdesc *find(int err)
+{
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		if (table[i].code == err) {
+			return &table[i];
+		}
+	}
+	return NULL;
+}
+
+const char *dx_strerror(int err)
+{
+	const struct errdesc *d = find(err);
+	return d != NULL ? d->text : "unknown error (this is a bug in divex; please report it)";
+}
+
+const char *dx_errname(int err)
+{
+	const struct errdesc *d = find(err);
+	return d != NULL ? d->name : "DX_EUNKNOWN";
+}
+
+int dx_from_errno(int e)
+{
+	switch (e) {
+	case 0:
+		return DX_OK;
+	case ENOMEM:
+		return DX_ENOMEM;
+	case ENOENT:
+		return DX_ENOENT;
+	case EEXIST:
+		return DX_EEXIST;
+	case EINVAL:
+		return DX_EINVAL;
+	case EFBIG:
+		return DX_ETOOBIG;
+	default:
+		return DX_EIO;
+	}
+}

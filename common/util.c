@@ -1,0 +1,266 @@
+/*
+ * util.c: encoding, time and file helpers. File writes follow the signify
+ * discipline: O_EXCL|O_NOFOLLOW, explicit mode, fsync before rename.
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void dx_put_be32(uint8_t out[static 4], uint32_t v)
+{
+	out[0] = (uint8_t)(v >> 24);
+	out[1] = (uint8_t)(v >> 16);
+	out[2] = (uint8_t)(v >> 8);
+	out[3] = (uint8_t)v;
+}
+
+void dx_put_be64(uint8_t out[static 8], uint64_t v)
+{
+	dx_put_be32(out, (uint32_t)(v >> 32));
+	dx_put_be32(out + 4, (uint32_t)v);
+}
+
+uint32_t dx_get_be32(const uint8_t in[static 4])
+{
+	return ((uint32_t)in[0] << 24) | ((uint32_t)in[1] << 16) | ((uint32_t)in[2] << 8) | in[3];
+}
+
+uint64_t dx_get_be64(const uint8_t in[static 8])
+{
+	return ((uint64_t)dx_get_be32(in) << 32) | dx_get_be32(in + 4);
+}
+
+void dx_hex(char *out, const uint8_t *in, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+static int nibble(char c)
+{
+	if (c >= '0' && c <= '9') {
+		return c - '0';
+	}
+	if (c >= 'a' && c <= 'f') {
+		return c - 'a' + 10;
+	}
+	if (c >= 'A' && c <= 'F') {
+		return c - 'A' + 10;
+	}
+	return -1;
+}
+
+int dx_unhex(uint8_t *out, size_t len, const char *hex)
+{
+	if (strlen(hex) != 2 * len) {
+		return DX_EPARSE;
+	}
+	for (size_t i = 0; i < len; i++) {
+		int hi = nibble(hex[2 * i]);
+		int lo = nibble(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			return DX_EPARSE;
+		}
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return DX_OK;
+}
+
+int dx_state_valid(const char *s)
+{
+	if (s == NULL || strlen(s) != DX_STATE_LEN) {
+		return 0;
+	}
+	for (size_t i = 0; i < DX_STATE_LEN; i++) {
+		if (s[i] < 'A' || s[i] > 'Z') {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+uint64_t dx_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int dx_read_file(const char *path, size_t cap, uint8_t **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		return dx_from_errno(errno);
+	}
+	int rc;
+	uint8_t *buf = NULL;
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		rc = dx_from_errno(errno);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = DX_EINVAL;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > cap) {
+		rc = DX_ETOOBIG;
+		goto out;
+	}
+	size_t want = (size_t)st.st_size;
+	buf = malloc(want > 0 ? want : 1);
+	if (buf == NULL) {
+		rc = DX_ENOMEM;
+		goto out;
+	}
+	size_t got = 0;
+	while (got < want) {
+		ssize_t n = read(fd, buf + got, want - got);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			rc = n < 0 ? dx_from_errno(errno) : DX_EIO;
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	*out = buf;
+	*len = got;
+	buf = NULL;
+	rc = DX_OK;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char tmp[PATH_MAX];
+	if (strlen(path) >= sizeof(tmp)) {
+		return DX_EINVAL;
+	}
+	strcpy(tmp, path);
+	int dfd = open(dirname(tmp), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		return dx_from_errno(errno);
+	}
+	int rc = fsync(dfd) == 0 ? DX_OK : dx_from_errno(errno);
+	close(dfd);
+	return rc;
+}
+
+int dx_write_file_atomic(const char *path, const uint8_t *data, size_t len, unsigned mode,
+			 int replace)
+{
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
+		return DX_EINVAL;
+	}
+	if (!replace && access(path, F_OK) == 0) {
+		return DX_EEXIST;
+	}
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+	if (fd < 0) {
+		return dx_from_errno(errno);
+	}
+	int rc = DX_OK;
+	size_t off = 0;
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0) {
+			rc = dx_from_errno(errno);
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (rc == DX_OK && fchmod(fd, (mode_t)mode) != 0) {
+		rc = dx_from_errno(errno);
+	}
+	if (rc == DX_OK && fsync(fd) != 0) {
+		rc = dx_from_errno(errno);
+	}
+	if (close(fd) != 0 && rc == DX_OK) {
+		rc = dx_from_errno(errno);
+	}
+	if (rc == DX_OK) {
+		if (replace) {
+			rc = rename(tmp, path) == 0 ? DX_OK : dx_from_errno(errno);
+		} else {
+			/* link() fails if path appeared meanwhile: never overwrite. */
+			rc = link(tmp, path) == 0 ? DX_OK : dx_from_errno(errno);
+			unlink(tmp);
+		}
+	}
+	if (rc != DX_OK) {
+		unlink(tmp);
+		return rc;
+	}
+	return fsync_dir_of(path);
+}
+
+int dx_mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof(tmp)) {
+		return DX_EINVAL;
+	}
+	memcpy(tmp, path, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (tmp[i] != '/' && tmp[i] != '\0') {
+			continue;
+		}
+		char c = tmp[i];
+		tmp[i] = '\0';
+		if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
+			return dx_from_errno(errno);
+		}
+		tmp[i] = c;
+	}
+	return DX_OK;
+}
+
+void dx_escape(char *out, size_t outsz, const char *in, size_t inlen)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t o = 0;
+	if (outsz == 0) {
+		return;
+	}
+	for (size_t i = 0; i < inlen; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			if (o + 1 >= outsz) {
+				break;
+			}
+			out[o++] = (char)c;
+		} else {
+			if (o + 4 >= outsz) {
+				break;
+			}
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = digits[c >> 4];
+			out[o++] = digits[c & 0xf];
+		}
+	}
+	out[o] = '\0';
+}

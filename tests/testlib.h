@@ -1,0 +1,47 @@
+/*
+ * testlib.h: helpers shared by the test executables: temporary directories
+ * that are removed at exit even when a test fails, random bytes, peak RSS, and
+ * the paths of the source and build trees. Tests use cmocka's assertions,
+ * which never compile out and print both operands.
+ */
+#ifndef DIVEX_TESTS_TESTLIB_H
+#define DIVEX_TESTS_TESTLIB_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+/* Creates a fresh directory under $TMPDIR; removed recursively at exit. */
+const char *test_tmpdir(void);
+/* Joins dir and name into a static rotating buffer (8 slots). */
+const char *test_path(const char *dir, const char *name);
+/* Source and build tree roots (from the environment ctest sets). */
+const char *test_source_dir(void);
+const char *test_binary_dir(void);
+/* Peak resident set size of this process, in KiB (VmHWM). */
+long test_peak_rss_kib(void);
+/* Current resident set size, in KiB (VmRSS). */
+long test_rss_kib(void);
+/* Writes len bytes to path (mode 0600), failing the test on error. */
+void test_write_file(const char *path, const void *data, size_t len);
+/* Asserts that an int-returning divex call succeeded, printing the error. */
+#define assert_dx_ok(expr)                                                                      \
+	do {                                                                                    \
+		int rc_ = (expr);                                                               \
+		if (rc_ != 0) {                                                                 \
+			fail_msg("%s failed: %s (%s)", #expr, dx_errname(rc_), dx_strerror(rc_)); \
+		}                                                                               \
+	} while (0)
+/* Asserts a specific divex error code, printing names of both. */
+#define assert_dx_err(expr, want)                                                                 \
+	do {                                                                                      \
+		int rc_ = (expr);                                                                 \
+		if (rc_ != (want)) {                                                              \
+			fail_msg("%s: got %s, want %s", #expr, dx_errname(rc_), dx_errname(want)); \
+		}                                                                                 \
+	} while (0)
+
+#endif
