@@ -173,6 +173,10 @@ static int finish_envelope(const struct keys *sender, const uint8_t *header, siz
 	env.header = (ProtobufCBinaryData){ header_len, (uint8_t *)header };
 	env.ciphertext = (ProtobufCBinaryData){ ct_len, (uint8_t *)ct };
 	env.signature = (ProtobufCBinaryData){ KEYS_SIG_LEN, sig };
+	/* A receiver refuses anything larger (PROTOCOL.md 5.5), so do not send it. */
+	if (protobuf_c_message_get_packed_size(&env.base) > ENVELOPE_MAX) {
+		return DX_ETOOBIG;
+	}
 	return proto_pack_alloc(&env.base, out, out_len);
 }
 
@@ -376,7 +380,9 @@ static int open_payload(const struct envelope_info *e, const struct seal_peer *s
 		rc = DX_ENOMEM;
 		goto out;
 	}
-	memcpy(o->body, sp->body.data, sp->body.len);
+	if (sp->body.len > 0) {
+		memcpy(o->body, sp->body.data, sp->body.len);
+	}
 	o->body_len = sp->body.len;
 	memcpy(o->inner_signature, sp->inner_signature.data, KEYS_SIG_LEN);
 out:
