@@ -27,7 +27,8 @@ static void fp_hash(uint8_t h[static FP_HASH_LEN], const char state[static DX_ST
 {
 	crypto_generichash_state st;
 	crypto_generichash_init(&st, NULL, 0, FP_HASH_LEN);
-	crypto_generichash_update(&st, (const uint8_t *)LABEL_FINGERPRINT, sizeof(LABEL_FINGERPRINT));
+	crypto_generichash_update(&st, (const uint8_t *)LABEL_FINGERPRINT,
+				  sizeof(LABEL_FINGERPRINT));
 	crypto_generichash_update(&st, (const uint8_t *)state, DX_STATE_LEN);
 	crypto_generichash_update(&st, identity_pk, KEYS_SIGN_PK_LEN);
 	crypto_generichash_final(&st, h, FP_HASH_LEN);

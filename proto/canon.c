@@ -68,7 +68,11 @@ int proto_unpack_strict(const ProtobufCMessageDescriptor *desc, const uint8_t *b
 	msg = NULL;
 	rc = DX_OK;
 out:
-	free(again);
+	/* The copy may hold secrets (a key file's plaintext): wipe it. */
+	if (again != NULL) {
+		explicit_bzero(again, protobuf_c_message_get_packed_size(msg != NULL ? msg : *out));
+		free(again);
+	}
 	if (msg != NULL) {
 		protobuf_c_message_free_unpacked(msg, NULL);
 	}
