@@ -20,6 +20,10 @@ function(divex_set_flags)
                         -fno-omit-frame-pointer)
     add_link_options(-fsanitize=address,undefined -fno-sanitize-recover=all)
   endif()
+  if(DIVEX_FUZZ)
+    # Coverage feedback from the libraries too, not only from the harness.
+    add_compile_options(-fsanitize=fuzzer-no-link)
+  endif()
 endfunction()
 
 # divex_add_test(NAME SOURCES... [LIBS libs...] [TIMEOUT seconds] [LABELS l...])

@@ -10,10 +10,10 @@
  * ATTACH_CHUNK_CT_LEN, hands plaintext out only after a chunk authenticates,
  * and uses the sizes in the meta to refuse surplus input at once.
  *
- * Keys, secretstream states and the stream hash state live together in one
- * sodium_malloc block (struct crypto), which sodium_free wipes. The hash state
- * is not secret; it sits there because sodium_malloc keeps the 64-byte
- * alignment that libsodium declares for it.
+ * The key, the secretstream state and the stream hash state live together in
+ * one sodium_malloc block (struct stream_state), which sodium_free wipes. The
+ * hash state is not secret; it sits there because sodium_malloc keeps the
+ * 64-byte alignment that libsodium declares for it.
  */
 #include "attach.h"
 
@@ -28,7 +28,7 @@
 /* Read size of the fd helpers: one plaintext chunk. */
 #define IO_LEN ATTACH_CHUNK_LEN
 
-struct crypto {
+struct stream_state {
 	crypto_generichash_state hash;
 	crypto_secretstream_xchacha20poly1305_state st;
 	uint8_t key[ATTACH_KEY_LEN];
@@ -36,10 +36,11 @@ struct crypto {
 
 /* sodium_malloc returns an address aligned for the type only when the size is
  * a multiple of that alignment. */
-_Static_assert(sizeof(struct crypto) % _Alignof(struct crypto) == 0, "struct crypto alignment");
+_Static_assert(sizeof(struct stream_state) % _Alignof(struct stream_state) == 0,
+	       "struct stream_state alignment");
 
 struct attach_sealer {
-	struct crypto *cr;
+	struct stream_state *ss;
 	uint8_t id[ATTACH_ID_LEN];
 	uint64_t size;        /* plaintext bytes accepted so far */
 	uint64_t stream_size; /* ciphertext bytes emitted so far */
@@ -53,7 +54,7 @@ struct attach_sealer {
 };
 
 struct attach_opener {
-	struct crypto *cr;
+	struct stream_state *ss;
 	uint8_t id[ATTACH_ID_LEN];
 	uint8_t hash[ATTACH_HASH_LEN];
 	uint64_t size;        /* expected plaintext bytes */
@@ -104,25 +105,25 @@ static int sink_code(int rc)
 	return rc < 0 ? rc : DX_EIO;
 }
 
-static int crypto_new(struct crypto **out)
+static int stream_state_new(struct stream_state **out)
 {
-	struct crypto *cr;
+	struct stream_state *ss;
 
 	if (sodium_init() < 0) {
 		return DX_ECRYPTO;
 	}
-	cr = sodium_malloc(sizeof(*cr));
-	if (cr == NULL) {
+	ss = sodium_malloc(sizeof(*ss));
+	if (ss == NULL) {
 		return DX_ENOMEM;
 	}
-	sodium_memzero(cr, sizeof(*cr));
-	if (crypto_generichash_init(&cr->hash, NULL, 0, ATTACH_HASH_LEN) != 0) {
-		sodium_free(cr);
+	sodium_memzero(ss, sizeof(*ss));
+	if (crypto_generichash_init(&ss->hash, NULL, 0, ATTACH_HASH_LEN) != 0) {
+		sodium_free(ss);
 		return DX_ECRYPTO;
 	}
-	crypto_generichash_update(&cr->hash, (const uint8_t *)ATTACH_HASH_LABEL,
+	crypto_generichash_update(&ss->hash, (const uint8_t *)ATTACH_HASH_LABEL,
 				  ATTACH_HASH_LABEL_LEN);
-	*out = cr;
+	*out = ss;
 	return DX_OK;
 }
 
@@ -137,12 +138,12 @@ int attach_sealer_new(const uint8_t *fixed_id, struct attach_sealer **out)
 	if (s == NULL) {
 		return DX_ENOMEM;
 	}
-	rc = crypto_new(&s->cr);
+	rc = stream_state_new(&s->ss);
 	if (rc != 0) {
 		free(s);
 		return rc;
 	}
-	crypto_secretstream_xchacha20poly1305_keygen(s->cr->key);
+	crypto_secretstream_xchacha20poly1305_keygen(s->ss->key);
 	if (fixed_id != NULL) {
 		memcpy(s->id, fixed_id, ATTACH_ID_LEN);
 	} else {
@@ -157,7 +158,7 @@ void attach_sealer_free(struct attach_sealer *s)
 	if (s == NULL) {
 		return;
 	}
-	sodium_free(s->cr);
+	sodium_free(s->ss);
 	sodium_memzero(s, sizeof(*s));
 	free(s);
 }
@@ -170,10 +171,10 @@ static int sealer_start(struct attach_sealer *s, attach_sink_fn sink, void *sctx
 	if (s->started) {
 		return DX_OK;
 	}
-	if (crypto_secretstream_xchacha20poly1305_init_push(&s->cr->st, header, s->cr->key) != 0) {
+	if (crypto_secretstream_xchacha20poly1305_init_push(&s->ss->st, header, s->ss->key) != 0) {
 		return DX_ECRYPTO;
 	}
-	crypto_generichash_update(&s->cr->hash, header, sizeof(header));
+	crypto_generichash_update(&s->ss->hash, header, sizeof(header));
 	s->started = 1;
 	s->stream_size = ATTACH_HEADER_LEN;
 	return sink_code(sink(sctx, header, sizeof(header)));
@@ -184,11 +185,11 @@ static int sealer_push(struct attach_sealer *s, unsigned char tag, attach_sink_f
 {
 	unsigned long long clen = 0;
 
-	if (crypto_secretstream_xchacha20poly1305_push(&s->cr->st, s->ct, &clen, s->pt, s->pt_len,
+	if (crypto_secretstream_xchacha20poly1305_push(&s->ss->st, s->ct, &clen, s->pt, s->pt_len,
 						       s->id, ATTACH_ID_LEN, tag) != 0) {
 		return DX_ECRYPTO;
 	}
-	crypto_generichash_update(&s->cr->hash, s->ct, clen);
+	crypto_generichash_update(&s->ss->hash, s->ct, clen);
 	s->stream_size += clen;
 	s->chunks++;
 	s->pt_len = 0;
@@ -254,8 +255,8 @@ int attach_sealer_finish(struct attach_sealer *s, attach_sink_fn sink, void *sct
 	}
 	s->done = 1;
 	memcpy(meta->id, s->id, ATTACH_ID_LEN);
-	memcpy(meta->key, s->cr->key, ATTACH_KEY_LEN);
-	crypto_generichash_final(&s->cr->hash, meta->hash, ATTACH_HASH_LEN);
+	memcpy(meta->key, s->ss->key, ATTACH_KEY_LEN);
+	crypto_generichash_final(&s->ss->hash, meta->hash, ATTACH_HASH_LEN);
 	meta->size = s->size;
 	meta->stream_size = s->stream_size;
 	return DX_OK;
@@ -275,12 +276,12 @@ int attach_opener_new(const struct attach_meta *meta, struct attach_opener **out
 	if (o == NULL) {
 		return DX_ENOMEM;
 	}
-	rc = crypto_new(&o->cr);
+	rc = stream_state_new(&o->ss);
 	if (rc != 0) {
 		free(o);
 		return rc;
 	}
-	memcpy(o->cr->key, meta->key, ATTACH_KEY_LEN);
+	memcpy(o->ss->key, meta->key, ATTACH_KEY_LEN);
 	memcpy(o->id, meta->id, ATTACH_ID_LEN);
 	memcpy(o->hash, meta->hash, ATTACH_HASH_LEN);
 	o->size = meta->size;
@@ -294,7 +295,7 @@ void attach_opener_free(struct attach_opener *o)
 	if (o == NULL) {
 		return;
 	}
-	sodium_free(o->cr);
+	sodium_free(o->ss);
 	sodium_memzero(o, sizeof(*o));
 	free(o);
 }
@@ -302,11 +303,11 @@ void attach_opener_free(struct attach_opener *o)
 /* The header is complete: start the stream state; the key is needed no more. */
 static int opener_header(struct attach_opener *o)
 {
-	crypto_generichash_update(&o->cr->hash, o->ct, ATTACH_HEADER_LEN);
-	if (crypto_secretstream_xchacha20poly1305_init_pull(&o->cr->st, o->ct, o->cr->key) != 0) {
+	crypto_generichash_update(&o->ss->hash, o->ct, ATTACH_HEADER_LEN);
+	if (crypto_secretstream_xchacha20poly1305_init_pull(&o->ss->st, o->ct, o->ss->key) != 0) {
 		return DX_EATT_CORRUPT;
 	}
-	sodium_memzero(o->cr->key, ATTACH_KEY_LEN);
+	sodium_memzero(o->ss->key, ATTACH_KEY_LEN);
 	o->started = 1;
 	o->have = 0;
 	return DX_OK;
@@ -323,8 +324,8 @@ static int opener_chunk(struct attach_opener *o, attach_sink_fn sink, void *sctx
 	unsigned char tag = 0;
 	size_t clen = o->have;
 
-	crypto_generichash_update(&o->cr->hash, o->ct, clen);
-	if (crypto_secretstream_xchacha20poly1305_pull(&o->cr->st, o->pt, &mlen, &tag, o->ct, clen,
+	crypto_generichash_update(&o->ss->hash, o->ct, clen);
+	if (crypto_secretstream_xchacha20poly1305_pull(&o->ss->st, o->pt, &mlen, &tag, o->ct, clen,
 						       o->id, ATTACH_ID_LEN) != 0) {
 		return DX_EATT_CORRUPT;
 	}
@@ -399,7 +400,7 @@ int attach_opener_finish(struct attach_opener *o, attach_sink_fn sink, void *sct
 			return sticky(&o->err, rc);
 		}
 	}
-	crypto_generichash_final(&o->cr->hash, got, sizeof(got));
+	crypto_generichash_final(&o->ss->hash, got, sizeof(got));
 	if (crypto_verify_32(got, o->hash) != 0 || o->fed != o->stream_size ||
 	    o->pt_done != o->size) {
 		return sticky(&o->err, DX_EATT_HASH);
