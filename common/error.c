@@ -22,7 +22,7 @@ static const struct errdesc table[] = {
 	E(DX_EPARSE, "malformed data: the bytes do not decode as the expected message; the sender or file is corrupt or not a divex object"),
 	E(DX_ETOOBIG, "too large: the input exceeds the protocol's size limit; split it or send it as an attachment"),
 	E(DX_ENOENT, "not found; check the name or path"),
-	E(DX_EEXIST, "already exists; remove it first or choose another path (nothing was overwritten)"),
+	E(DX_EEXIST, "already exists and was left untouched; choose another path (if it is a key file, moving it away destroys those keys)"),
 	E(DX_ECRYPTO, "the cryptographic library failed to initialise; check that libsodium is installed and /dev/urandom is readable"),
 	E(DX_ESTATE_CODE, "invalid State code: use the ISO 3166-1 alpha-3 code in capitals, e.g. FRA, MEX, BFA"),
 	E(DX_EKEYFILE_PERM, "the key file is readable by group or others; run 'chmod 600' on it (and check its owner) before using it"),
@@ -49,6 +49,23 @@ static const struct errdesc table[] = {
 	E(DX_EATT_CORRUPT, "attachment chunk failed authentication: it was altered, reordered or spliced; download it again"),
 	E(DX_EATT_TRAILING, "attachment has data after its final chunk; it was refused"),
 	E(DX_EATT_HASH, "attachment does not match the hash its envelope promised; it was refused"),
+	E(DX_EPROOF, "proof does not verify: the log or the proof is inconsistent; keep the evidence and alert the Secretariat and other States"),
+	E(DX_ELOG_INCONSISTENT, "the relay signed two checkpoints that cannot both hold (a smaller tree, or another root for the same size): the log was forked or rolled back; keep both checkpoints as evidence and alert the Secretariat and other States"),
+	E(DX_ETIMEDOUT, "no answer in time; check that the relay is running and reachable, then retry (queued messages are kept)"),
+	E(DX_ECLOSED, "the connection was closed while the request was in flight; it will be retried"),
+	E(DX_EUNREACHABLE, "cannot reach the peer: check the URL in the config, the network and the firewall"),
+	E(DX_ETLS, "TLS failed: check the certificate files, and that the relay's certificate matches the pinned one"),
+	E(DX_EBUSY, "busy: too many requests in flight; retry shortly"),
+	E(DX_ENOT_MEMBER, "not a member: the State is not admitted to the roster; ask the Secretariat to admit its enrollment file"),
+	E(DX_ESUSPENDED, "the State is suspended on the roster; contact the Secretariat"),
+	E(DX_EREQ_REPLAY, "request id reused for a different request; this is a replay and was refused"),
+	E(DX_EREQ_STALE, "request time is outside the relay's window; check this host's clock (NTP)"),
+	E(DX_EREQ_SIG, "request signature does not verify against the roster's identity key; check that this node uses the admitted key file"),
+	E(DX_EQUOTA, "quota exceeded (mailbox, attachment storage or message size); wait for the recipient to fetch, or ask the Secretariat to raise the quota"),
+	E(DX_ERATE, "too many requests from this State; slow down and retry"),
+	E(DX_ENOT_RECIPIENT, "this State is not a recipient of that envelope or attachment; nothing was released"),
+	E(DX_EDUPLICATE_ENTRY, "this roster entry is already known or older than the current one; nothing changed"),
+	E(DX_EINTERNAL, "internal error at the relay; the request was not carried out and can be retried; the operator should read the relay's log"),
 };
 #undef E
 
@@ -89,6 +106,10 @@ int dx_from_errno(int e)
 		return DX_EINVAL;
 	case EFBIG:
 		return DX_ETOOBIG;
+	case ELOOP:
+	case ENOTDIR:
+	case EISDIR:
+		return DX_EINVAL;
 	default:
 		return DX_EIO;
 	}

@@ -53,6 +53,26 @@ enum dx_err {
 	DX_EATT_CORRUPT = -61,
 	DX_EATT_TRAILING = -62,
 	DX_EATT_HASH = -63,
+	/* The audit log. */
+	DX_EPROOF = -70,
+	DX_ELOG_INCONSISTENT = -71,
+	/* Talking to a peer over nng. */
+	DX_ETIMEDOUT = -80,
+	DX_ECLOSED = -81,
+	DX_EUNREACHABLE = -82,
+	DX_ETLS = -83,
+	DX_EBUSY = -84,
+	/* Refusals by the relay. */
+	DX_ENOT_MEMBER = -90,
+	DX_ESUSPENDED = -91,
+	DX_EREQ_REPLAY = -92,
+	DX_EREQ_STALE = -93,
+	DX_EREQ_SIG = -94,
+	DX_EQUOTA = -95,
+	DX_ERATE = -96,
+	DX_ENOT_RECIPIENT = -97,
+	DX_EDUPLICATE_ENTRY = -98,
+	DX_EINTERNAL = -99,
 };
 
 /* A sentence describing the error and what to do about it. Never NULL. */

@@ -101,7 +101,7 @@ uint64_t dx_now_ms(void)
 
 int dx_read_file(const char *path, size_t cap, uint8_t **out, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		return dx_from_errno(errno);
 	}

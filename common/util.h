@@ -34,7 +34,8 @@ uint64_t dx_now_ms(void);
 
 /*
  * Reads a whole file of at most cap bytes into a new malloc'd buffer. A larger
- * file is refused with DX_ETOOBIG before anything is allocated. *out and *len
+ * file is refused with DX_ETOOBIG before anything is allocated. Symbolic links
+ * are followed: this is for public files; key files have their own reader. *out and *len
  * are written only on success.
  */
 int dx_read_file(const char *path, size_t cap, uint8_t **out, size_t *len) DX_MUST_CHECK;
