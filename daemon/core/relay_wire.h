@@ -1,0 +1,91 @@
+/*
+ * relay_wire.h: the relay protocol's signed requests, audit-log leaves and
+ * receipts (docs/PROTOCOL.md section 12), shared by the relay, the State
+ * nodes and the tests, so that what one side signs and hashes is defined in
+ * one place. Pure functions; thread-safe.
+ */
+#ifndef DIVEX_CORE_RELAY_WIRE_H
+#define DIVEX_CORE_RELAY_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "checkpoint.h"
+#include "envelope.h"
+#include "keys.h"
+#include "relay.pb-c.h"
+
+#define RELAY_REQUEST_ID_LEN 16
+#define RELAY_SALT_LEN 32
+/* A request carries at most one envelope or one upload piece. */
+#define RELAY_DATA_MAX (960 * 1024)
+#define RELAY_REQUEST_MAX (ENVELOPE_MAX + 64 * 1024)
+#define RELAY_RESPONSE_MAX (ENVELOPE_MAX + 64 * 1024)
+#define RELAY_WINDOW_MS (5ull * 60 * 1000)
+
+/* Roster statuses (ToR rule 6: only these two may take part). */
+enum relay_status {
+	RELAY_STATUS_PARTY = 1,
+	RELAY_STATUS_SIGNATORY = 2,
+	RELAY_STATUS_SUSPENDED = 3,
+};
+const char *relay_status_name(uint32_t status);
+int relay_status_parse(const char *s, uint32_t *out) DX_MUST_CHECK;
+
+/* Leaf kinds of the audit log. */
+enum relay_leaf_kind {
+	RELAY_LEAF_ACCEPTED = 1,
+	RELAY_LEAF_FETCHED = 2,
+	RELAY_LEAF_ACKED = 3,
+	RELAY_LEAF_ROSTER = 4,
+};
+#define RELAY_LEAF_MAX 160
+
+/*
+ * Signs a request: sets node, request_id (random unless already 16 bytes),
+ * time_ms (unless set) in body, serializes it and wraps it in a signed
+ * RelayRequest. The op must already be set.
+ */
+int relay_request_sign(const struct keys *k, Dx__RequestBody *body, uint8_t **out,
+		       size_t *out_len) DX_MUST_CHECK;
+
+/* A parsed request. Owns its decoded messages. */
+struct relay_request {
+	Dx__RelayRequest *outer;
+	Dx__RequestBody *body;
+	uint8_t body_hash[32]; /* BLAKE2b-256 of the body bytes, for replay checks */
+};
+/* Strict parse: canonical, sizes capped, node a State code, id 16 bytes. */
+int relay_request_parse(const uint8_t *buf, size_t len, struct relay_request *out) DX_MUST_CHECK;
+int relay_request_verify(const struct relay_request *r,
+			 const uint8_t identity_pk[static KEYS_SIGN_PK_LEN]) DX_MUST_CHECK;
+void relay_request_free(struct relay_request *r);
+
+/* H256(L("divex/v1/party") || salt || role || state): role 'S' or 'R'. */
+void relay_party_commitment(uint8_t out[static 32], const uint8_t salt[static RELAY_SALT_LEN],
+			    char role, const char *state);
+/* Leaf data (PROTOCOL.md 12.5); each returns the length written into out. */
+size_t relay_leaf_accepted(uint8_t out[static RELAY_LEAF_MAX],
+			   const uint8_t digest[static ENVELOPE_HASH_LEN], const char *sender,
+			   const char *recipient, const uint8_t salt[static RELAY_SALT_LEN],
+			   uint64_t time_ms);
+size_t relay_leaf_statement(uint8_t out[static RELAY_LEAF_MAX], enum relay_leaf_kind kind,
+			    const uint8_t digest[static ENVELOPE_HASH_LEN], const uint8_t *request,
+			    size_t request_len, uint64_t time_ms);
+size_t relay_leaf_roster(uint8_t out[static RELAY_LEAF_MAX], const char *state, uint32_t status,
+			 const uint8_t *signed_entry, size_t entry_len, uint64_t time_ms);
+
+/* The relay's identity as a client pins it. */
+struct relay_identity {
+	char name[CHECKPOINT_KEY_NAME_MAX + 1]; /* origin and key name */
+	uint8_t pk[KEYS_SIGN_PK_LEN];
+};
+
+/*
+ * Verifies a receipt for a leaf: the checkpoint is signed by the relay, and
+ * the leaf is included in it. cp (may be NULL) receives the checkpoint.
+ */
+int relay_receipt_verify(const Dx__Receipt *r, const uint8_t *leaf, size_t leaf_len,
+			 const struct relay_identity *id, struct checkpoint *cp) DX_MUST_CHECK;
+
+#endif
