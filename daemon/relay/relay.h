@@ -1,0 +1,164 @@
+/*
+ * relay.h: the Secretariat's relay, divex-relay.
+ *
+ * One libuv loop thread owns everything here: the SQLite store, the Merkle
+ * log, the roster cache, the pending write batch and the parked long-polls.
+ * Requests arrive from the nng bridge on that thread; reads are answered at
+ * once, writes join a batch that one transaction commits (group commit)
+ * before any of them is answered. The relay holds no key that opens an
+ * envelope: it links divex_core, never divex_seal.
+ *
+ * Files: relay_store.c (schema and queries), relay_log.c (audit log and
+ * checkpoints), relay_roster.c (admission and the roster cache),
+ * relay_ops.c (request pipeline and handlers), relay_batch.c (group
+ * commit), relay_attach.c (attachment pieces), relay_server.c (loop,
+ * signals, admin socket), relay_main.c (command line).
+ */
+#ifndef DIVEX_RELAY_RELAY_H
+#define DIVEX_RELAY_RELAY_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "bridge.h"
+#include "checkpoint.h"
+#include "db.h"
+#include "merkle.h"
+#include "metrics.h"
+#include "relay_config.h"
+#include "relay_wire.h"
+#include "signer.h"
+
+/* State codes map one-to-one onto 26^3 slots: no hashing, no collisions. */
+#define RELAY_STATE_SLOTS (26 * 26 * 26)
+
+struct relay_member {
+	uint8_t present;
+	uint32_t status;
+	uint32_t admitted_status; /* party or signatory, restored on reinstatement */
+	uint8_t identity_pk[KEYS_SIGN_PK_LEN];
+	uint64_t issued_ms;
+	uint64_t last_seen_ms;
+	/* Token bucket for the per-node rate limit. */
+	double tokens;
+	uint64_t tokens_ms;
+	/* Parked long-poll requests of this member (a small list). */
+	struct relay_op *parked;
+};
+
+/* A request in flight: parsed, authenticated, waiting for its answer. */
+struct relay_op {
+	struct relay *relay;
+	struct bridge_request *breq; /* NULL for admin operations in-process */
+	struct relay_request req;
+	const uint8_t *raw; /* the signed request bytes (valid until answered) */
+	size_t raw_len;
+	int op;             /* Dx__RequestBody__OpCase */
+	int status;         /* result code once applied */
+	Dx__RelayResponse resp;
+	/* Results a handler leaves for the reply. */
+	uint64_t leaf_index;
+	int has_leaf;
+	Dx__Receipt receipt;
+	struct envelope_info env; /* submit: parsed once, views into req */
+	uint8_t salt[RELAY_SALT_LEN];
+	uint64_t time_ms;
+	uint8_t *owned[8]; /* buffers freed after the reply */
+	size_t n_owned;
+	/* Long-poll. */
+	uv_timer_t *timer;
+	struct relay_op *next_parked;
+	struct relay_op *next_batch;
+};
+
+struct relay {
+	uv_loop_t *loop;
+	struct relay_config cfg;
+	char home[512];
+	struct db *db;
+	struct keys_signer *signer;
+	struct relay_identity id;
+	struct merkle log;
+	/* The latest checkpoint the relay signed, and whether it is stored. */
+	char checkpoint[CHECKPOINT_MAX];
+	size_t checkpoint_len;
+	uint64_t checkpoint_size;
+	uint8_t checkpoint_root[MERKLE_HASH_LEN];
+	int checkpoint_stored;
+	struct relay_member *members; /* RELAY_STATE_SLOTS entries */
+	struct metrics *metrics;
+	struct health *health;
+	struct bridge_server *server;
+	struct bridge_server *admin;
+	/* Group commit. */
+	struct relay_op *batch_head, **batch_tail;
+	size_t batch_len;
+	uv_timer_t flush_timer;
+	int flush_scheduled;
+	/* Replay cache of recent request ids (in memory; see PROTOCOL.md 12.3). */
+	struct replay_cache *replay;
+	uv_timer_t tick;
+	uv_signal_t sigterm, sigint, sighup;
+	int stopping;
+	int exit_code;
+};
+
+/* Roster status as the metrics know it. */
+static inline enum metrics_state_status relay_metrics_status(uint32_t status)
+{
+	return status == RELAY_STATUS_PARTY       ? METRICS_STATUS_PARTY
+	       : status == RELAY_STATUS_SIGNATORY ? METRICS_STATUS_SIGNATORY
+						  : METRICS_STATUS_SUSPENDED;
+}
+
+/* Metrics are best effort: a failure to record one never fails a request. */
+static inline void relay_metrics_state(struct metrics *m, const char *state, uint32_t status,
+				       uint64_t last_seen_ms, uint64_t depth, uint64_t bytes,
+				       uint64_t oldest_ms)
+{
+	if (metrics_set_state(m, state, relay_metrics_status(status), last_seen_ms, depth, bytes,
+			      oldest_ms) != DX_OK) {
+		return;
+	}
+}
+
+/* relay_store.c */
+int relay_store_open(struct relay *r, const char *path) DX_MUST_CHECK;
+int relay_store_merkle_ops(struct relay *r, const struct merkle_store_ops **ops, void **ctx);
+
+/* relay_log.c */
+int relay_log_open(struct relay *r) DX_MUST_CHECK;
+int relay_log_append(struct relay *r, int kind, const uint8_t *leaf, size_t len,
+		     uint64_t *index) DX_MUST_CHECK;
+int relay_log_checkpoint(struct relay *r) DX_MUST_CHECK;
+int relay_log_store_checkpoint(struct relay *r) DX_MUST_CHECK;
+int relay_log_receipt(struct relay *r, uint64_t index, Dx__Receipt *out, struct relay_op *op) DX_MUST_CHECK;
+
+/* relay_roster.c */
+int relay_roster_load(struct relay *r) DX_MUST_CHECK;
+struct relay_member *relay_member(struct relay *r, const char *state);
+int relay_roster_admit(struct relay *r, const uint8_t *entry, size_t len, uint32_t status,
+		       char state_out[static 4]) DX_MUST_CHECK;
+int relay_roster_set_status(struct relay *r, const char *state, uint32_t status) DX_MUST_CHECK;
+int relay_roster_publish(struct relay *r, const char *node, const uint8_t *entry, size_t len,
+			 uint64_t *index) DX_MUST_CHECK;
+
+/* relay_ops.c */
+void relay_handle_request(void *arg, struct bridge_request *breq, const uint8_t *data, size_t len);
+void relay_op_reply(struct relay_op *op);
+void relay_wake_parked(struct relay *r, const char *state);
+/* A buffer freed with the operation, or NULL. */
+uint8_t *relay_op_own(struct relay_op *op, size_t n);
+
+/* relay_batch.c */
+void relay_batch_add(struct relay *r, struct relay_op *op);
+void relay_batch_flush_now(struct relay *r);
+
+/* relay_ops.c handlers applied inside the batch transaction. */
+int relay_apply_write(struct relay *r, struct relay_op *op);
+
+/* relay_attach.c */
+int relay_attach_upload(struct relay *r, struct relay_op *op) DX_MUST_CHECK;
+int relay_attach_download(struct relay *r, struct relay_op *op) DX_MUST_CHECK;
+
+#endif

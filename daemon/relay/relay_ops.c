@@ -1,0 +1,587 @@
+/*
+ * relay_ops.c: the request pipeline and the read-only operations.
+ *
+ * Every request passes, in this order (PROTOCOL.md 12.3): strict decoding,
+ * membership and status of the requesting State, its signature under the
+ * admitted identity key, the time window, the replay cache, the rate limit.
+ * Only then is it dispatched through a table indexed by operation. Reads are
+ * answered at once; writes are checked as far as they can be without the
+ * store's transaction and then join the group-commit batch (relay_batch.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "canon.h"
+#include "relay.h"
+#include "relay_replay.h"
+#include "relay_server.h"
+
+typedef int (*op_fn)(struct relay *r, struct relay_op *op);
+
+static int op_submit_check(struct relay *r, struct relay_op *op);
+static int op_list(struct relay *r, struct relay_op *op);
+static int op_fetch_check(struct relay *r, struct relay_op *op);
+static int op_roster(struct relay *r, struct relay_op *op);
+static int op_checkpoint(struct relay *r, struct relay_op *op);
+static int op_inclusion(struct relay *r, struct relay_op *op);
+static int op_consistency(struct relay *r, struct relay_op *op);
+static int op_download(struct relay *r, struct relay_op *op);
+static int op_write_later(struct relay *r, struct relay_op *op);
+
+/* What each operation does before (or instead of) joining the batch. */
+static const struct {
+	enum metrics_op metric;
+	op_fn check; /* returns a code to reply now, JOIN_BATCH, or PARKED */
+} OPS[] = {
+	[DX__REQUEST_BODY__OP_SUBMIT] = { METRICS_OP_SUBMIT, op_submit_check },
+	[DX__REQUEST_BODY__OP_LIST] = { METRICS_OP_LIST, op_list },
+	[DX__REQUEST_BODY__OP_FETCH] = { METRICS_OP_FETCH, op_fetch_check },
+	[DX__REQUEST_BODY__OP_ACK] = { METRICS_OP_ACK, op_fetch_check },
+	[DX__REQUEST_BODY__OP_UPLOAD] = { METRICS_OP_UPLOAD, op_write_later },
+	[DX__REQUEST_BODY__OP_DOWNLOAD] = { METRICS_OP_DOWNLOAD, op_download },
+	[DX__REQUEST_BODY__OP_ROSTER] = { METRICS_OP_ROSTER, op_roster },
+	[DX__REQUEST_BODY__OP_PUBLISH] = { METRICS_OP_PUBLISH, op_write_later },
+	[DX__REQUEST_BODY__OP_GET_CHECKPOINT] = { METRICS_OP_CHECKPOINT, op_checkpoint },
+	[DX__REQUEST_BODY__OP_INCLUSION] = { METRICS_OP_INCLUSION, op_inclusion },
+	[DX__REQUEST_BODY__OP_CONSISTENCY] = { METRICS_OP_CONSISTENCY, op_consistency },
+};
+#define N_OPS (sizeof(OPS) / sizeof(OPS[0]))
+
+enum { JOIN_BATCH = 1, PARKED = 2 };
+
+static void op_free(struct relay_op *op)
+{
+	for (size_t i = 0; i < op->n_owned; i++) {
+		free(op->owned[i]);
+	}
+	relay_request_free(&op->req);
+	free(op);
+}
+
+static uint8_t *own(struct relay_op *op, size_t n)
+{
+	if (op->n_owned >= sizeof(op->owned) / sizeof(op->owned[0])) {
+		return NULL;
+	}
+	uint8_t *p = malloc(n > 0 ? n : 1);
+	if (p != NULL) {
+		op->owned[op->n_owned++] = p;
+	}
+	return p;
+}
+
+/* Serializes the answer, hands it to nng and frees the operation. */
+void relay_op_reply(struct relay_op *op)
+{
+	struct relay *r = op->relay;
+	Dx__RelayResponse *resp = &op->resp;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	if (op->req.body != NULL) {
+		resp->request_id = op->req.body->request_id;
+	}
+	resp->status = op->status;
+	resp->message = op->status == DX_OK ? "" : (char *)dx_strerror(op->status);
+	if (resp->checkpoint.len == 0 && r->checkpoint_len > 0) {
+		resp->checkpoint = (ProtobufCBinaryData){ r->checkpoint_len, (uint8_t *)r->checkpoint };
+	}
+	if (op->op > 0 && (size_t)op->op < N_OPS && OPS[op->op].check != NULL) {
+		metrics_count_request(r->metrics, OPS[op->op].metric, op->status, dx_now_ms());
+	}
+	if (proto_pack_alloc(&resp->base, &buf, &len) == DX_OK && op->breq != NULL) {
+		(void)bridge_reply(op->breq, buf, len);
+	} else if (op->breq != NULL) {
+		bridge_drop(op->breq);
+	}
+	free(buf);
+	op_free(op);
+}
+
+static void reply_error(struct relay_op *op, int status)
+{
+	op->status = status;
+	memset(&op->resp, 0, sizeof(op->resp));
+	dx__relay_response__init(&op->resp);
+	relay_op_reply(op);
+}
+
+/* Token bucket per member: rate_per_second, burst. */
+static int rate_ok(struct relay *r, struct relay_member *m, uint64_t now)
+{
+	double rate = (double)r->cfg.limits.rate_per_second, burst = (double)r->cfg.limits.rate_burst;
+	if (m->tokens_ms == 0) {
+		m->tokens = burst;
+	} else if (now > m->tokens_ms) {
+		m->tokens += rate * (double)(now - m->tokens_ms) / 1000.0;
+		if (m->tokens > burst) {
+			m->tokens = burst;
+		}
+	}
+	m->tokens_ms = now;
+	if (m->tokens < 1.0) {
+		return 0;
+	}
+	m->tokens -= 1.0;
+	return 1;
+}
+
+/* Steps 2-6 of PROTOCOL.md 12.3. */
+static int authenticate(struct relay *r, struct relay_op *op, uint64_t now)
+{
+	const Dx__RequestBody *b = op->req.body;
+	struct relay_member *m = relay_member(r, b->node);
+	if (m == NULL) {
+		return DX_ENOT_MEMBER;
+	}
+	int rc = relay_request_verify(&op->req, m->identity_pk);
+	if (rc != DX_OK) {
+		return rc;
+	}
+	if (m->status == RELAY_STATUS_SUSPENDED) {
+		return DX_ESUSPENDED;
+	}
+	uint64_t window = (uint64_t)r->cfg.limits.request_window_seconds * 1000;
+	if (b->time_ms + window < now || b->time_ms > now + window) {
+		return DX_EREQ_STALE;
+	}
+	rc = replay_cache_check(r->replay, b->node, b->request_id.data, op->req.body_hash, now);
+	if (rc < 0) {
+		return rc;
+	}
+	if (rc == 0 && !rate_ok(r, m, now)) {
+		return DX_ERATE;
+	}
+	m->last_seen_ms = now;
+	metrics_touch_state(r->metrics, b->node, now);
+	return DX_OK;
+}
+
+void relay_handle_request(void *arg, struct bridge_request *breq, const uint8_t *data, size_t len)
+{
+	struct relay *r = arg;
+	struct relay_op *op = calloc(1, sizeof(*op));
+	if (op == NULL) {
+		bridge_drop(breq);
+		return;
+	}
+	op->relay = r;
+	op->breq = breq;
+	op->raw = data;
+	op->raw_len = len;
+	dx__relay_response__init(&op->resp);
+	if (r->stopping) {
+		reply_error(op, DX_ECLOSED);
+		return;
+	}
+	int rc = relay_request_parse(data, len, &op->req);
+	if (rc != DX_OK) {
+		reply_error(op, rc);
+		return;
+	}
+	op->op = (int)op->req.body->op_case;
+	uint64_t now = dx_now_ms();
+	if ((rc = authenticate(r, op, now)) != DX_OK) {
+		reply_error(op, rc);
+		return;
+	}
+	if ((size_t)op->op >= N_OPS || OPS[op->op].check == NULL) {
+		reply_error(op, DX_EPARSE);
+		return;
+	}
+	rc = OPS[op->op].check(r, op);
+	if (rc == JOIN_BATCH) {
+		relay_batch_add(r, op);
+	} else if (rc != PARKED) {
+		op->status = rc;
+		relay_op_reply(op);
+	}
+}
+
+/* Counts a recipient's undelivered mail, for the quota. */
+static int mailbox_usage(struct relay *r, const char *state, uint64_t *n, uint64_t *bytes)
+{
+	sqlite3_stmt *st;
+	int rc = db_stmt(r->db,
+			 "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM envelopes"
+			 " WHERE recipient = ? AND acked_index IS NULL",
+			 &st);
+	if (rc != DX_OK) {
+		return rc;
+	}
+	sqlite3_bind_text(st, 1, state, DX_STATE_LEN, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		return DX_EINTERNAL;
+	}
+	*n = (uint64_t)sqlite3_column_int64(st, 0);
+	*bytes = (uint64_t)sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	return DX_OK;
+}
+
+static int op_submit_check(struct relay *r, struct relay_op *op)
+{
+	const Dx__SubmitOp *s = op->req.body->submit;
+	struct envelope_info *ep = &op->env;
+	uint64_t n, bytes;
+	if (s == NULL) {
+		return DX_EPARSE;
+	}
+	int rc = envelope_parse(s->envelope.data, s->envelope.len, ep);
+	if (rc != DX_OK) {
+		return rc;
+	}
+	/* A State sends only in its own name, and only to a member. */
+	struct relay_member *from = relay_member(r, op->req.body->node);
+	if (strcmp(ep->sender, op->req.body->node) != 0) {
+		return DX_EOUTER_SIG;
+	}
+	if ((rc = envelope_verify_outer(ep, from->identity_pk)) != DX_OK) {
+		return rc;
+	}
+	struct relay_member *to = relay_member(r, ep->recipient);
+	if (to == NULL) {
+		return DX_ENOT_MEMBER;
+	}
+	if (to->status == RELAY_STATUS_SUSPENDED) {
+		return DX_ESUSPENDED;
+	}
+	if ((rc = mailbox_usage(r, ep->recipient, &n, &bytes)) != DX_OK) {
+		return rc;
+	}
+	if (n >= r->cfg.limits.mailbox_max_envelopes || bytes + s->envelope.len > r->cfg.limits.mailbox_max_bytes) {
+		return DX_EQUOTA;
+	}
+	return JOIN_BATCH;
+}
+
+static int op_fetch_check(struct relay *r, struct relay_op *op)
+{
+	const ProtobufCBinaryData *d = op->op == DX__REQUEST_BODY__OP_FETCH
+					       ? (op->req.body->fetch ? &op->req.body->fetch->digest : NULL)
+					       : (op->req.body->ack ? &op->req.body->ack->digest : NULL);
+	sqlite3_stmt *st;
+	if (d == NULL || d->len != ENVELOPE_HASH_LEN) {
+		return DX_EPARSE;
+	}
+	int rc = db_stmt(r->db, "SELECT recipient FROM envelopes WHERE digest = ?", &st);
+	if (rc != DX_OK) {
+		return rc;
+	}
+	sqlite3_bind_blob(st, 1, d->data, ENVELOPE_HASH_LEN, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		return DX_ENOENT;
+	}
+	rc = strcmp((const char *)sqlite3_column_text(st, 0), op->req.body->node) == 0
+		     ? JOIN_BATCH
+		     : DX_ENOT_RECIPIENT;
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int op_write_later(struct relay *r, struct relay_op *op)
+{
+	(void)r;
+	(void)op;
+	return JOIN_BATCH;
+}
+
+/* Fills resp.mail with the node's undelivered envelopes; returns how many. */
+static int fill_mail(struct relay *r, struct relay_op *op, uint32_t max, size_t *count)
+{
+	sqlite3_stmt *st;
+	*count = 0;
+	if (max == 0 || max > 256) {
+		max = 256;
+	}
+	int rc = db_stmt(r->db,
+			 "SELECT digest, sender, size, received_ms FROM envelopes"
+			 " WHERE recipient = ? AND acked_index IS NULL ORDER BY received_ms LIMIT ?",
+			 &st);
+	if (rc != DX_OK) {
+		return rc;
+	}
+	sqlite3_bind_text(st, 1, op->req.body->node, DX_STATE_LEN, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, (int)max);
+	size_t each = sizeof(Dx__MailItem) + sizeof(Dx__MailItem *) + ENVELOPE_HASH_LEN + 4;
+	uint8_t *mem = own(op, each * max);
+	if (mem == NULL) {
+		return DX_ENOMEM;
+	}
+	Dx__MailItem **ptrs = (Dx__MailItem **)mem;
+	Dx__MailItem *items = (Dx__MailItem *)(mem + max * sizeof(Dx__MailItem *));
+	uint8_t *strs = (uint8_t *)(items + max);
+	size_t n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
+		Dx__MailItem *it = &items[n];
+		uint8_t *dg = strs + n * (ENVELOPE_HASH_LEN + 4);
+		dx__mail_item__init(it);
+		memcpy(dg, sqlite3_column_blob(st, 0), ENVELOPE_HASH_LEN);
+		memcpy(dg + ENVELOPE_HASH_LEN, sqlite3_column_text(st, 1), 4);
+		it->digest = (ProtobufCBinaryData){ ENVELOPE_HASH_LEN, dg };
+		it->sender = (char *)dg + ENVELOPE_HASH_LEN;
+		it->size = (uint64_t)sqlite3_column_int64(st, 2);
+		it->received_ms = (uint64_t)sqlite3_column_int64(st, 3);
+		ptrs[n++] = it;
+	}
+	sqlite3_reset(st);
+	op->resp.n_mail = n;
+	op->resp.mail = ptrs;
+	*count = n;
+	return DX_OK;
+}
+
+static void park_timeout(uv_timer_t *t);
+
+static void timer_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void unpark(struct relay_op *op)
+{
+	struct relay_member *m = relay_member(op->relay, op->req.body->node);
+	if (m != NULL) {
+		struct relay_op **pp = &m->parked;
+		while (*pp != NULL && *pp != op) {
+			pp = &(*pp)->next_parked;
+		}
+		if (*pp == op) {
+			*pp = op->next_parked;
+		}
+	}
+	if (op->timer != NULL) {
+		uv_timer_stop(op->timer);
+		uv_close((uv_handle_t *)op->timer, timer_closed);
+		op->timer = NULL;
+	}
+}
+
+static int op_list(struct relay *r, struct relay_op *op)
+{
+	const Dx__ListOp *l = op->req.body->list;
+	size_t n;
+	if (l == NULL) {
+		return DX_EPARSE;
+	}
+	int rc = fill_mail(r, op, l->max, &n);
+	if (rc != DX_OK || n > 0 || l->wait_ms == 0 || r->stopping) {
+		return rc;
+	}
+	uint32_t wait = l->wait_ms < r->cfg.limits.longpoll_max_ms ? l->wait_ms : r->cfg.limits.longpoll_max_ms;
+	op->timer = malloc(sizeof(*op->timer));
+	if (op->timer == NULL) {
+		return DX_OK;
+	}
+	uv_timer_init(r->loop, op->timer);
+	op->timer->data = op;
+	uv_timer_start(op->timer, park_timeout, wait, 0);
+	struct relay_member *m = relay_member(r, op->req.body->node);
+	op->next_parked = m->parked;
+	m->parked = op;
+	return PARKED;
+}
+
+static void park_timeout(uv_timer_t *t)
+{
+	struct relay_op *op = t->data;
+	unpark(op);
+	op->status = DX_OK;
+	relay_op_reply(op);
+}
+
+/* New mail for state: answer its parked long-polls. */
+void relay_wake_parked(struct relay *r, const char *state)
+{
+	struct relay_member *m = relay_member(r, state);
+	while (m != NULL && m->parked != NULL) {
+		relay_unpark_reply(m->parked);
+	}
+}
+
+static int op_roster(struct relay *r, struct relay_op *op)
+{
+	sqlite3_stmt *st;
+	size_t cap = 64, n = 0;
+	int rc = db_stmt(r->db,
+			 "SELECT signed_entry, status, log_index FROM roster WHERE log_index >= ?"
+			 " ORDER BY state",
+			 &st);
+	if (rc != DX_OK) {
+		return rc;
+	}
+	if (op->req.body->roster == NULL) {
+		return DX_EPARSE;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)op->req.body->roster->since_index);
+	Dx__RosterItem **ptrs = NULL;
+	/* The roster grows with the membership; gather it in one owned block. */
+	uint8_t *block = NULL;
+	size_t used = 0, block_cap = 0;
+	struct item {
+		size_t off, len;
+		uint32_t status;
+		uint64_t index;
+	} *tmp = malloc(cap * sizeof(*tmp));
+	if (tmp == NULL) {
+		return DX_ENOMEM;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t len = (size_t)sqlite3_column_bytes(st, 0);
+		if (n == cap) {
+			struct item *t = realloc(tmp, 2 * cap * sizeof(*tmp));
+			if (t == NULL) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			tmp = t;
+			cap *= 2;
+		}
+		if (used + len > block_cap) {
+			size_t nc = block_cap == 0 ? 65536 : block_cap;
+			while (nc < used + len) {
+				nc *= 2;
+			}
+			uint8_t *nb = realloc(block, nc);
+			if (nb == NULL) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			block = nb;
+			block_cap = nc;
+		}
+		memcpy(block + used, sqlite3_column_blob(st, 0), len);
+		tmp[n] = (struct item){ used, len, (uint32_t)sqlite3_column_int(st, 1),
+					(uint64_t)sqlite3_column_int64(st, 2) };
+		used += len;
+		n++;
+	}
+	sqlite3_reset(st);
+	uint8_t *mem = rc == SQLITE_DONE ? own(op, n * (sizeof(*ptrs) + sizeof(Dx__RosterItem))) : NULL;
+	if (mem == NULL || op->n_owned >= sizeof(op->owned) / sizeof(op->owned[0])) {
+		free(tmp);
+		free(block);
+		return rc == SQLITE_DONE ? DX_ENOMEM : db_from_sqlite(rc);
+	}
+	op->owned[op->n_owned++] = block;
+	ptrs = (Dx__RosterItem **)mem;
+	Dx__RosterItem *items = (Dx__RosterItem *)(mem + n * sizeof(*ptrs));
+	for (size_t i = 0; i < n; i++) {
+		dx__roster_item__init(&items[i]);
+		items[i].signed_entry = (ProtobufCBinaryData){ tmp[i].len, block + tmp[i].off };
+		items[i].status = tmp[i].status;
+		items[i].log_index = tmp[i].index;
+		ptrs[i] = &items[i];
+	}
+	free(tmp);
+	op->resp.n_roster = n;
+	op->resp.roster = ptrs;
+	return DX_OK;
+}
+
+static int op_checkpoint(struct relay *r, struct relay_op *op)
+{
+	(void)r;
+	(void)op;
+	return DX_OK; /* every answer carries the latest checkpoint */
+}
+
+static int set_proof(struct relay_op *op, uint8_t (*proof)[MERKLE_HASH_LEN], size_t n)
+{
+	uint8_t *mem = own(op, n * (sizeof(ProtobufCBinaryData) + MERKLE_HASH_LEN));
+	if (mem == NULL) {
+		return DX_ENOMEM;
+	}
+	ProtobufCBinaryData *items = (ProtobufCBinaryData *)mem;
+	uint8_t *h = mem + n * sizeof(ProtobufCBinaryData);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(h + i * MERKLE_HASH_LEN, proof[i], MERKLE_HASH_LEN);
+		items[i] = (ProtobufCBinaryData){ MERKLE_HASH_LEN, h + i * MERKLE_HASH_LEN };
+	}
+	op->resp.n_proof = n;
+	op->resp.proof = items;
+	return DX_OK;
+}
+
+static int op_inclusion(struct relay *r, struct relay_op *op)
+{
+	const Dx__InclusionOp *in = op->req.body->inclusion;
+	uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+	size_t n;
+	if (in == NULL) {
+		return DX_EPARSE;
+	}
+	if (in->tree_size > r->checkpoint_size || in->index >= in->tree_size) {
+		return DX_EINVAL;
+	}
+	int rc = merkle_inclusion_proof(&r->log, in->index, in->tree_size, proof, &n);
+	return rc != DX_OK ? rc : set_proof(op, proof, n);
+}
+
+static int op_consistency(struct relay *r, struct relay_op *op)
+{
+	const Dx__ConsistencyOp *c = op->req.body->consistency;
+	uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+	size_t n;
+	if (c == NULL) {
+		return DX_EPARSE;
+	}
+	if (c->new_size > r->checkpoint_size || c->old_size == 0 || c->old_size > c->new_size) {
+		return DX_EINVAL;
+	}
+	int rc = merkle_consistency_proof(&r->log, c->old_size, c->new_size, proof, &n);
+	return rc != DX_OK ? rc : set_proof(op, proof, n);
+}
+
+static int op_download(struct relay *r, struct relay_op *op)
+{
+	return relay_attach_download(r, op);
+}
+
+/* Exposed for relay_attach.c and relay_batch.c. */
+uint8_t *relay_op_own(struct relay_op *op, size_t n)
+{
+	return own(op, n);
+}
+
+void relay_unpark_reply(struct relay_op *op)
+{
+	size_t n;
+	unpark(op);
+	op->status = fill_mail(op->relay, op, op->req.body->list->max, &n);
+	relay_op_reply(op);
+}
+
+void relay_refresh_mailbox_metrics(struct relay *r, uint64_t now_ms)
+{
+	sqlite3_stmt *st;
+	(void)now_ms;
+	if (db_stmt(r->db,
+		    "SELECT recipient, COUNT(*), SUM(size), MIN(received_ms) FROM envelopes"
+		    " WHERE acked_index IS NULL GROUP BY recipient",
+		    &st) != DX_OK) {
+		return;
+	}
+	/* States with no mail show zero: reset them first. */
+	for (size_t i = 0; i < RELAY_STATE_SLOTS; i++) {
+		struct relay_member *m = &r->members[i];
+		if (m->present) {
+			char s[4] = { (char)('A' + i / 676), (char)('A' + i / 26 % 26),
+				      (char)('A' + i % 26), 0 };
+			relay_metrics_state(r->metrics, s, m->status,
+						m->last_seen_ms, 0, 0, 0);
+		}
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(st, 0);
+		struct relay_member *m = relay_member(r, state);
+		if (m == NULL) {
+			continue;
+		}
+		relay_metrics_state(r->metrics, state, m->status,
+					m->last_seen_ms, (uint64_t)sqlite3_column_int64(st, 1),
+					(uint64_t)sqlite3_column_int64(st, 2),
+					(uint64_t)sqlite3_column_int64(st, 3));
+	}
+	sqlite3_reset(st);
+}

@@ -1,0 +1,346 @@
+/*
+ * relay_server.c: bringing the relay up and down, and the operator's admin
+ * operations.
+ *
+ * relay_open() loads everything from the home directory (config, key,
+ * store, roster, log) and is shared by `run` and by the offline admin
+ * commands. relay_serve() adds the loop's handles: the nng listener, the
+ * admin socket, the health endpoints, signals (SIGTERM/SIGINT drain and
+ * exit 0; SIGHUP reloads the roster) and a one-second tick.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "canon.h"
+#include "health.h"
+#include "relay.h"
+#include "relay_replay.h"
+#include "relay_server.h"
+#include "roster.h"
+
+int relay_path(char *out, size_t cap, const char *home, const char *name)
+{
+	int n = snprintf(out, cap, "%s/%s", home, name);
+	return n > 0 && (size_t)n < cap ? DX_OK : DX_EINVAL;
+}
+
+int relay_open(struct relay *r, const char *home, char *err, size_t errlen)
+{
+	char path[600];
+	int rc;
+	memset(r, 0, sizeof(*r));
+	r->batch_tail = &r->batch_head;
+	snprintf(r->home, sizeof(r->home), "%s", home);
+	if ((rc = relay_path(path, sizeof(path), home, "relay.conf")) != DX_OK ||
+	    (rc = relay_config_load(path, &r->cfg, err, errlen)) != DX_OK) {
+		return rc;
+	}
+	snprintf(r->id.name, sizeof(r->id.name), "%s", r->cfg.name);
+	if ((rc = relay_path(path, sizeof(path), home, "relay.key")) != DX_OK ||
+	    (rc = keys_signer_load(path, &r->signer)) != DX_OK) {
+		snprintf(err, errlen, "cannot load the relay key %s", path);
+		return rc;
+	}
+	keys_signer_pk(r->signer, r->id.pk);
+	r->members = calloc(RELAY_STATE_SLOTS, sizeof(*r->members));
+	if (r->members == NULL || metrics_new(r->cfg.name, dx_now_ms(), &r->metrics) != DX_OK ||
+	    replay_cache_new(&r->replay) != DX_OK) {
+		return DX_ENOMEM;
+	}
+	if ((rc = relay_path(path, sizeof(path), r->cfg.data_dir, "relay.db")) != DX_OK ||
+	    (rc = relay_store_open(r, path)) != DX_OK) {
+		snprintf(err, errlen, "cannot open the store %s", path);
+		return rc;
+	}
+	if ((rc = relay_roster_load(r)) != DX_OK) {
+		snprintf(err, errlen, "cannot load the roster");
+		return rc;
+	}
+	if ((rc = relay_log_open(r)) != DX_OK) {
+		snprintf(err, errlen, "the audit log does not match the relay's own last checkpoint");
+		return rc;
+	}
+	return DX_OK;
+}
+
+void relay_close(struct relay *r)
+{
+	if (r->db != NULL && relay_log_store_checkpoint(r) != DX_OK) {
+		/* Harmless: the next start signs the same tree again. */
+		fprintf(stderr, "divex-relay: could not store the last checkpoint\n");
+	}
+	db_close(r->db);
+	keys_signer_free(r->signer);
+	replay_cache_free(r->replay);
+	metrics_free(r->metrics);
+	free(r->members);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Runs one admin operation in its own transaction, then signs the log. */
+int relay_admin_apply(struct relay *r, const Dx__AdminRequest *q, Dx__AdminResponse *a,
+		      char state_out[static 4])
+{
+	int rc = db_begin(r->db);
+	uint64_t size0 = r->log.size;
+	state_out[0] = '\0';
+	if (rc != DX_OK) {
+		return rc;
+	}
+	if (strcmp(q->verb, "admit") == 0) {
+		rc = relay_roster_admit(r, q->signed_entry.data, q->signed_entry.len, q->status,
+					state_out);
+	} else if (strcmp(q->verb, "suspend") == 0 || strcmp(q->verb, "reinstate") == 0) {
+		uint32_t status = strcmp(q->verb, "suspend") == 0 ? RELAY_STATUS_SUSPENDED : 0;
+		if (relay_member(r, q->state) == NULL) {
+			rc = DX_ENOT_MEMBER;
+		} else {
+			rc = relay_roster_set_status(r, q->state, status);
+			snprintf(state_out, 4, "%s", q->state);
+		}
+	} else {
+		rc = DX_EINVAL;
+	}
+	if (rc == DX_OK) {
+		rc = db_commit(r->db, NULL);
+	} else {
+		db_rollback(r->db);
+	}
+	if (rc != DX_OK) {
+		r->log.size = size0;
+		/* The cache may hold the rolled-back change: reload it. */
+		if (relay_roster_load(r) != DX_OK) {
+			fprintf(stderr, "divex-relay: roster reload after a failed change failed\n");
+		}
+		return rc;
+	}
+	a->log_index = r->log.size - 1;
+	if ((rc = relay_log_checkpoint(r)) == DX_OK) {
+		rc = relay_log_store_checkpoint(r);
+	}
+	return rc;
+}
+
+static void on_admin(void *arg, struct bridge_request *breq, const uint8_t *data, size_t len)
+{
+	struct relay *r = arg;
+	Dx__AdminResponse a = DX__ADMIN_RESPONSE__INIT;
+	ProtobufCMessage *m = NULL;
+	char state[4] = "";
+	char *text = NULL, *json = NULL;
+	size_t tlen, jlen;
+	uint8_t *out = NULL;
+	size_t out_len;
+
+	int rc = proto_unpack_strict(&dx__admin_request__descriptor, data, len, ROSTER_ENTRY_MAX + 1024,
+				     &m);
+	if (rc == DX_OK) {
+		const Dx__AdminRequest *q = (const Dx__AdminRequest *)m;
+		if (strcmp(q->verb, "status") == 0) {
+			uint64_t now = dx_now_ms();
+			rc = metrics_render_status_text(r->metrics, now, &text, &tlen);
+			if (rc == DX_OK) {
+				rc = metrics_render_status_json(r->metrics, now, &json, &jlen);
+			}
+			a.summary = text;
+			a.summary_json = json;
+		} else {
+			rc = relay_admin_apply(r, q, &a, state);
+			if (rc == DX_OK) {
+				relay_note_roster_change(r);
+			}
+		}
+	}
+	metrics_count_request(r->metrics, METRICS_OP_ADMIN, rc, dx_now_ms());
+	a.status = rc;
+	a.message = rc == DX_OK ? "" : (char *)dx_strerror(rc);
+	a.state = state;
+	if (proto_pack_alloc(&a.base, &out, &out_len) == DX_OK) {
+		(void)bridge_reply(breq, out, out_len);
+	} else {
+		bridge_drop(breq);
+	}
+	free(out);
+	free(text);
+	free(json);
+	if (m != NULL) {
+		protobuf_c_message_free_unpacked(m, NULL);
+	}
+}
+
+/* Roster changes while running: log a line, refresh metrics. */
+void relay_note_roster_change(struct relay *r)
+{
+	fprintf(stderr, "divex-relay: roster changed; log size %llu\n",
+		(unsigned long long)r->log.size);
+}
+
+static int healthy(void *ctx, char *why, size_t n)
+{
+	struct relay *r = ctx;
+	/* Read without the loop's lock: a torn read only delays a warning. */
+	if (r->stopping) {
+		snprintf(why, n, "shutting down");
+		return 0;
+	}
+	return 1;
+}
+
+static void tick(uv_timer_t *t)
+{
+	struct relay *r = t->data;
+	uint64_t now = dx_now_ms();
+	uint64_t keep = 2ull * r->cfg.limits.request_window_seconds * 1000;
+	replay_cache_expire(r->replay, now > keep ? now - keep : 0);
+	relay_refresh_mailbox_metrics(r, now);
+}
+
+static void server_closed(void *arg)
+{
+	struct relay *r = arg;
+	r->server = NULL;
+	if (r->admin == NULL) {
+		uv_stop(r->loop);
+	}
+}
+
+static void admin_closed(void *arg)
+{
+	struct relay *r = arg;
+	r->admin = NULL;
+	if (r->server == NULL) {
+		uv_stop(r->loop);
+	}
+}
+
+/* Drain: refuse new work, answer parked long-polls, commit the batch. */
+static void relay_stop(struct relay *r)
+{
+	if (r->stopping) {
+		return;
+	}
+	r->stopping = 1;
+	fprintf(stderr, "divex-relay: stopping: finishing in-flight commits\n");
+	relay_batch_flush_now(r);
+	for (size_t i = 0; i < RELAY_STATE_SLOTS; i++) {
+		while (r->members[i].parked != NULL) {
+			struct relay_op *op = r->members[i].parked;
+			relay_unpark_reply(op);
+		}
+	}
+	uv_timer_stop(&r->tick);
+	uv_signal_stop(&r->sigterm);
+	uv_signal_stop(&r->sigint);
+	uv_signal_stop(&r->sighup);
+	if (r->server != NULL) {
+		bridge_server_close(r->server, server_closed, r);
+	}
+	if (r->admin != NULL) {
+		bridge_server_close(r->admin, admin_closed, r);
+	}
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct relay *r = s->data;
+	if (signum == SIGHUP) {
+		char err[256] = "";
+		fprintf(stderr, "divex-relay: SIGHUP: reloading the roster\n");
+		if (relay_roster_load(r) != DX_OK) {
+			fprintf(stderr, "divex-relay: roster reload failed: %s\n", err);
+		}
+		return;
+	}
+	relay_stop(r);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h)) {
+		uv_close(h, NULL);
+	}
+}
+
+int relay_serve(struct relay *r)
+{
+	struct rlimit no_core = { 0, 0 };
+	uv_loop_t loop;
+	char path[600], url[700];
+	int rc;
+
+	setrlimit(RLIMIT_CORE, &no_core);
+	if (uv_loop_init(&loop) != 0) {
+		return DX_ENOMEM;
+	}
+	r->loop = &loop;
+	uv_timer_init(&loop, &r->flush_timer);
+	r->flush_timer.data = r;
+	uv_timer_init(&loop, &r->tick);
+	r->tick.data = r;
+	uv_timer_start(&r->tick, tick, 1000, 1000);
+	uv_signal_init(&loop, &r->sigterm);
+	uv_signal_init(&loop, &r->sigint);
+	uv_signal_init(&loop, &r->sighup);
+	r->sigterm.data = r->sigint.data = r->sighup.data = r;
+	uv_signal_start(&r->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&r->sigint, on_signal, SIGINT);
+	uv_signal_start(&r->sighup, on_signal, SIGHUP);
+
+	struct bridge_server_config sc = {
+		.url = r->cfg.listen,
+		.contexts = r->cfg.limits.contexts,
+		.recv_max = r->cfg.limits.max_message_bytes,
+		.tls = { .cert_file = r->cfg.cert_file, .key_file = r->cfg.key_file },
+	};
+	rc = bridge_server_open(&loop, &sc, relay_handle_request, r, &r->server);
+	if (rc != DX_OK) {
+		fprintf(stderr, "divex-relay: cannot listen on %s: %s\n", r->cfg.listen, dx_strerror(rc));
+		goto out;
+	}
+	if ((rc = relay_path(path, sizeof(path), r->home, "admin.sock")) != DX_OK) {
+		goto out;
+	}
+	remove(path);
+	snprintf(url, sizeof(url), "ipc://%s", path);
+	struct bridge_server_config ac = { .url = url, .contexts = 4, .recv_max = 256 * 1024 };
+	if ((rc = bridge_server_open(&loop, &ac, on_admin, r, &r->admin)) != DX_OK) {
+		fprintf(stderr, "divex-relay: cannot open the admin socket %s: %s\n", path,
+			dx_strerror(rc));
+		goto out;
+	}
+	if ((rc = health_start(r->cfg.admin_listen, r->metrics, healthy, r, &r->health)) != DX_OK) {
+		fprintf(stderr, "divex-relay: cannot serve health on %s: %s\n", r->cfg.admin_listen,
+			dx_strerror(rc));
+		goto out;
+	}
+	int port = 0;
+	if (bridge_server_port(r->server, &port) != DX_OK) {
+		port = 0; /* ipc:// has no port */
+	}
+	fprintf(stderr,
+		"divex-relay: %s listening on %s (port %d); health on http://%s/status (port %d);"
+		" log size %llu\n",
+		r->cfg.name, r->cfg.listen, port, r->cfg.admin_listen, health_port(r->health),
+		(unsigned long long)r->log.size);
+	relay_refresh_mailbox_metrics(r, dx_now_ms());
+	uv_run(&loop, UV_RUN_DEFAULT);
+	rc = DX_OK;
+out:
+	if (!r->stopping) {
+		/* Start-up failed half-way: close what was opened. */
+		relay_stop(r);
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
+	health_stop(r->health);
+	r->health = NULL;
+	uv_walk(&loop, close_walk, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop) != 0) {
+		fprintf(stderr, "divex-relay: handles left open at exit\n");
+	}
+	r->loop = NULL;
+	return rc;
+}

@@ -1,0 +1,32 @@
+/*
+ * proc.h: child processes for multi-process tests: start a program with its
+ * output in a file, wait for a line to appear (with a deadline, never a
+ * sleep), signal it, reap it. Every child started is killed at exit even when
+ * a test fails.
+ */
+#ifndef DIVEX_TESTS_PROC_H
+#define DIVEX_TESTS_PROC_H
+
+#include <sys/types.h>
+
+struct proc {
+	pid_t pid;
+	char log[512];
+};
+
+/* Starts argv (NULL-terminated) with stdout and stderr appended to log. */
+int proc_start(struct proc *p, const char *log, char *const argv[]);
+/* Runs argv to completion; returns its exit status (or -1). */
+int proc_run(const char *log, char *const argv[]);
+/* Waits until the log contains needle; returns 0, or -1 after deadline_ms. */
+int proc_wait_log(const struct proc *p, const char *needle, int deadline_ms);
+/* Reads the integer that follows `prefix` in the log; -1 if absent. */
+long proc_log_number(const struct proc *p, const char *prefix);
+/* Sends sig and waits for exit; returns the exit status, 128+signal, or -1. */
+int proc_stop(struct proc *p, int sig, int deadline_ms);
+/* Whether the file contains the bytes (for canary checks). */
+int file_contains(const char *path, const void *needle, size_t len);
+/* Path of a built executable: $DIVEX_BINARY_DIR/<rel>. */
+const char *built(const char *rel);
+
+#endif
