@@ -1,9 +1,14 @@
 # The relay as a separate process on loopback (tcp and tls+tcp).
 if(TARGET divex-relay)
-  add_library(divex_relay_testlib STATIC relay/proc.c relay/client.c)
+  add_library(divex_relay_testlib STATIC relay/proc.c relay/client.c relay/harness.c)
   target_include_directories(divex_relay_testlib PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/relay)
-  target_link_libraries(divex_relay_testlib PUBLIC divex_core divex_testlib)
+  target_link_libraries(divex_relay_testlib PUBLIC divex_seal divex_testlib)
   divex_add_test(test_relay SOURCES relay/test_relay.c
     LIBS divex_relay_testlib divex_seal TIMEOUT 300)
   add_dependencies(test_relay divex-relay)
+endif()
+if(TARGET divex-relay)
+  divex_add_test(test_relay_faults SOURCES relay/test_relay_faults.c
+    LIBS divex_relay_testlib divex_seal TIMEOUT 300)
+  add_dependencies(test_relay_faults divex-relay)
 endif()

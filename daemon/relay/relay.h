@@ -122,6 +122,9 @@ static inline void relay_metrics_state(struct metrics *m, const char *state, uin
 	}
 }
 
+/* relay_server.c: a timestamped line on stderr for the operator. */
+void relay_logf(const struct relay *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* relay_store.c */
 int relay_store_open(struct relay *r, const char *path) DX_MUST_CHECK;
 int relay_store_merkle_ops(struct relay *r, const struct merkle_store_ops **ops, void **ctx);

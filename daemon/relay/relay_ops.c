@@ -70,6 +70,32 @@ static uint8_t *own(struct relay_op *op, size_t n)
 	return p;
 }
 
+/*
+ * Refusals that an operator should see: who was refused and why. Routine
+ * outcomes (no such envelope, quota, rate) are counted in the metrics only.
+ */
+static void log_refusal(const struct relay_op *op)
+{
+	switch (op->status) {
+	case DX_EPARSE:
+	case DX_ENOT_MEMBER:
+	case DX_ESUSPENDED:
+	case DX_EREQ_SIG:
+	case DX_EREQ_STALE:
+	case DX_EREQ_REPLAY:
+	case DX_EOUTER_SIG:
+	case DX_ENOT_RECIPIENT:
+	case DX_EREPLAY:
+	case DX_EINTERNAL:
+		relay_logf(op->relay, "refused a request from %s: %s",
+			   op->req.body != NULL ? op->req.body->node : "an undecodable sender",
+			   dx_errname(op->status));
+		break;
+	default:
+		break;
+	}
+}
+
 /* Serializes the answer, hands it to nng and frees the operation. */
 void relay_op_reply(struct relay_op *op)
 {
@@ -89,6 +115,7 @@ void relay_op_reply(struct relay_op *op)
 	if (op->op > 0 && (size_t)op->op < N_OPS && OPS[op->op].check != NULL) {
 		metrics_count_request(r->metrics, OPS[op->op].metric, op->status, dx_now_ms());
 	}
+	log_refusal(op);
 	if (proto_pack_alloc(&resp->base, &buf, &len) == DX_OK && op->breq != NULL) {
 		(void)bridge_reply(op->breq, buf, len);
 	} else if (op->breq != NULL) {

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "canon.h"
 #include "health.h"
@@ -19,6 +21,27 @@
 #include "relay_replay.h"
 #include "relay_server.h"
 #include "roster.h"
+
+/*
+ * One line per event on stderr, for the operator (and journald): UTC time,
+ * then what happened in words. Peer-supplied text never reaches here
+ * unescaped: callers pass State codes (validated) and error sentences.
+ */
+void relay_logf(const struct relay *r, const char *fmt, ...)
+{
+	char when[32], msg[1024];
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+	(void)r;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s.%03ldZ divex-relay: %s\n", when, ts.tv_nsec / 1000000, msg);
+}
 
 int relay_path(char *out, size_t cap, const char *home, const char *name)
 {
@@ -69,7 +92,7 @@ void relay_close(struct relay *r)
 {
 	if (r->db != NULL && relay_log_store_checkpoint(r) != DX_OK) {
 		/* Harmless: the next start signs the same tree again. */
-		fprintf(stderr, "divex-relay: could not store the last checkpoint\n");
+		relay_logf(r, "could not store the last checkpoint");
 	}
 	db_close(r->db);
 	keys_signer_free(r->signer);
@@ -112,7 +135,7 @@ int relay_admin_apply(struct relay *r, const Dx__AdminRequest *q, Dx__AdminRespo
 		r->log.size = size0;
 		/* The cache may hold the rolled-back change: reload it. */
 		if (relay_roster_load(r) != DX_OK) {
-			fprintf(stderr, "divex-relay: roster reload after a failed change failed\n");
+			relay_logf(r, "roster reload after a failed change failed");
 		}
 		return rc;
 	}
@@ -149,7 +172,9 @@ static void on_admin(void *arg, struct bridge_request *breq, const uint8_t *data
 		} else {
 			rc = relay_admin_apply(r, q, &a, state);
 			if (rc == DX_OK) {
-				relay_note_roster_change(r);
+				relay_note_roster_change(r, q->verb, state);
+			} else {
+				relay_logf(r, "roster: %s refused: %s", q->verb, dx_errname(rc));
 			}
 		}
 	}
@@ -171,10 +196,12 @@ static void on_admin(void *arg, struct bridge_request *breq, const uint8_t *data
 }
 
 /* Roster changes while running: log a line, refresh metrics. */
-void relay_note_roster_change(struct relay *r)
+void relay_note_roster_change(struct relay *r, const char *verb, const char *state)
 {
-	fprintf(stderr, "divex-relay: roster changed; log size %llu\n",
-		(unsigned long long)r->log.size);
+	struct relay_member *m = relay_member(r, state);
+	relay_logf(r, "roster: %s %s (now %s); audit log size %llu", verb, state,
+		   m != NULL ? relay_status_name(m->status) : "absent",
+		   (unsigned long long)r->log.size);
 }
 
 static int healthy(void *ctx, char *why, size_t n)
@@ -222,7 +249,7 @@ static void relay_stop(struct relay *r)
 		return;
 	}
 	r->stopping = 1;
-	fprintf(stderr, "divex-relay: stopping: finishing in-flight commits\n");
+	relay_logf(r, "stopping: finishing in-flight commits");
 	relay_batch_flush_now(r);
 	for (size_t i = 0; i < RELAY_STATE_SLOTS; i++) {
 		while (r->members[i].parked != NULL) {
@@ -242,15 +269,39 @@ static void relay_stop(struct relay *r)
 	}
 }
 
+/*
+ * SIGHUP: re-read the roster and the configuration's limits. The listening
+ * address, the name and the TLS files need a restart; a reload that would
+ * change them says so and keeps the running values.
+ */
+static void relay_reload(struct relay *r)
+{
+	struct relay_config cfg;
+	char path[600], err[RELAY_CONFIG_ERR_MAX] = "";
+	if (relay_roster_load(r) != DX_OK) {
+		relay_logf(r, "SIGHUP: roster reload failed; keeping the roster in memory");
+	}
+	if (relay_path(path, sizeof(path), r->home, RELAY_CONFIG_FILE_NAME) != DX_OK ||
+	    relay_config_load(path, &cfg, err, sizeof(err)) != DX_OK) {
+		relay_logf(r, "SIGHUP: configuration not reloaded: %s", err);
+		return;
+	}
+	if (strcmp(cfg.listen, r->cfg.listen) != 0 || strcmp(cfg.name, r->cfg.name) != 0 ||
+	    strcmp(cfg.cert_file, r->cfg.cert_file) != 0 || cfg.limits.contexts != r->cfg.limits.contexts) {
+		relay_logf(r, "SIGHUP: listen, name, TLS files and contexts take effect at restart");
+	}
+	uint64_t contexts = r->cfg.limits.contexts;
+	r->cfg.limits = cfg.limits;
+	r->cfg.limits.contexts = contexts;
+	r->cfg.log_level = cfg.log_level;
+	relay_logf(r, "SIGHUP: roster and limits reloaded");
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
 	struct relay *r = s->data;
 	if (signum == SIGHUP) {
-		char err[256] = "";
-		fprintf(stderr, "divex-relay: SIGHUP: reloading the roster\n");
-		if (relay_roster_load(r) != DX_OK) {
-			fprintf(stderr, "divex-relay: roster reload failed: %s\n", err);
-		}
+		relay_reload(r);
 		return;
 	}
 	relay_stop(r);
@@ -297,7 +348,7 @@ int relay_serve(struct relay *r)
 	};
 	rc = bridge_server_open(&loop, &sc, relay_handle_request, r, &r->server);
 	if (rc != DX_OK) {
-		fprintf(stderr, "divex-relay: cannot listen on %s: %s\n", r->cfg.listen, dx_strerror(rc));
+		relay_logf(r, "cannot listen on %s: %s", r->cfg.listen, dx_strerror(rc));
 		goto out;
 	}
 	if ((rc = relay_path(path, sizeof(path), r->home, "admin.sock")) != DX_OK) {
@@ -307,12 +358,12 @@ int relay_serve(struct relay *r)
 	snprintf(url, sizeof(url), "ipc://%s", path);
 	struct bridge_server_config ac = { .url = url, .contexts = 4, .recv_max = 256 * 1024 };
 	if ((rc = bridge_server_open(&loop, &ac, on_admin, r, &r->admin)) != DX_OK) {
-		fprintf(stderr, "divex-relay: cannot open the admin socket %s: %s\n", path,
+		relay_logf(r, "cannot open the admin socket %s: %s", path,
 			dx_strerror(rc));
 		goto out;
 	}
 	if ((rc = health_start(r->cfg.admin_listen, r->metrics, healthy, r, &r->health)) != DX_OK) {
-		fprintf(stderr, "divex-relay: cannot serve health on %s: %s\n", r->cfg.admin_listen,
+		relay_logf(r, "cannot serve health on %s: %s", r->cfg.admin_listen,
 			dx_strerror(rc));
 		goto out;
 	}
@@ -320,11 +371,16 @@ int relay_serve(struct relay *r)
 	if (bridge_server_port(r->server, &port) != DX_OK) {
 		port = 0; /* ipc:// has no port */
 	}
-	fprintf(stderr,
-		"divex-relay: %s listening on %s (port %d); health on http://%s/status (port %d);"
-		" log size %llu\n",
-		r->cfg.name, r->cfg.listen, port, r->cfg.admin_listen, health_port(r->health),
-		(unsigned long long)r->log.size);
+	char admin_host[256];
+	uint16_t admin_port;
+	if (health_split_addr(r->cfg.admin_listen, admin_host, sizeof(admin_host), &admin_port) !=
+	    DX_OK) {
+		snprintf(admin_host, sizeof(admin_host), "%s", r->cfg.admin_listen);
+	}
+	relay_logf(r, "%s listening on %s (bound port %d); status page http://%s:%u/status;"
+		      " log size %llu",
+		   r->cfg.name, r->cfg.listen, port, admin_host, (unsigned)health_port(r->health),
+		   (unsigned long long)r->log.size);
 	relay_refresh_mailbox_metrics(r, dx_now_ms());
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = DX_OK;
@@ -339,7 +395,7 @@ out:
 	uv_walk(&loop, close_walk, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop) != 0) {
-		fprintf(stderr, "divex-relay: handles left open at exit\n");
+		relay_logf(r, "handles left open at exit");
 	}
 	r->loop = NULL;
 	return rc;

@@ -17,7 +17,8 @@ int relay_serve(struct relay *r) DX_MUST_CHECK;
 /* admit / suspend / reinstate, in one transaction, then a new checkpoint. */
 int relay_admin_apply(struct relay *r, const Dx__AdminRequest *q, Dx__AdminResponse *a,
 		      char state_out[static 4]) DX_MUST_CHECK;
-void relay_note_roster_change(struct relay *r);
+/* Logs an admission, suspension or reinstatement for the operator. */
+void relay_note_roster_change(struct relay *r, const char *verb, const char *state);
 /* Recomputes per-State mailbox depth, bytes and oldest undelivered. */
 void relay_refresh_mailbox_metrics(struct relay *r, uint64_t now_ms);
 /* Answers a parked long-poll now (shutdown). */

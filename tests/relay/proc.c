@@ -110,15 +110,24 @@ static char *slurp(const char *path, size_t *len)
 	return b;
 }
 
-int proc_wait_log(const struct proc *p, const char *needle, int deadline_ms)
+int proc_log_count(const struct proc *p, const char *needle)
+{
+	size_t n, len = strlen(needle);
+	char *b = slurp(p->log, &n);
+	int count = 0;
+	for (char *at = b; at != NULL && (at = memmem(at, n - (size_t)(at - b), needle, len)) != NULL;
+	     at += len) {
+		count++;
+	}
+	free(b);
+	return count;
+}
+
+int proc_wait_log(const struct proc *p, const char *needle, int count, int deadline_ms)
 {
 	long end = now_ms() + deadline_ms;
 	do {
-		size_t n;
-		char *b = slurp(p->log, &n);
-		int found = b != NULL && memmem(b, n, needle, strlen(needle)) != NULL;
-		free(b);
-		if (found) {
+		if (proc_log_count(p, needle) >= count) {
 			return 0;
 		}
 		if (waitpid(p->pid, NULL, WNOHANG) == p->pid) {
@@ -130,13 +139,12 @@ int proc_wait_log(const struct proc *p, const char *needle, int deadline_ms)
 	return -1;
 }
 
-long proc_log_number(const struct proc *p, const char *prefix)
+long proc_log_number_last(const struct proc *p, const char *prefix)
 {
 	size_t n;
 	char *b = slurp(p->log, &n);
 	long v = -1;
-	char *at = b != NULL ? strstr(b, prefix) : NULL;
-	if (at != NULL) {
+	for (char *at = b; at != NULL && (at = strstr(at, prefix)) != NULL; at++) {
 		v = strtol(at + strlen(prefix), NULL, 10);
 	}
 	free(b);

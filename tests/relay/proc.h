@@ -11,17 +11,20 @@
 
 struct proc {
 	pid_t pid;
-	char log[512];
+	char log[1200];
 };
 
 /* Starts argv (NULL-terminated) with stdout and stderr appended to log. */
 int proc_start(struct proc *p, const char *log, char *const argv[]);
 /* Runs argv to completion; returns its exit status (or -1). */
 int proc_run(const char *log, char *const argv[]);
-/* Waits until the log contains needle; returns 0, or -1 after deadline_ms. */
-int proc_wait_log(const struct proc *p, const char *needle, int deadline_ms);
-/* Reads the integer that follows `prefix` in the log; -1 if absent. */
-long proc_log_number(const struct proc *p, const char *prefix);
+/* How many times the log contains needle. */
+int proc_log_count(const struct proc *p, const char *needle);
+/* Waits until the log contains needle `count` times; 0, or -1 after deadline_ms
+ * or if the process died. */
+int proc_wait_log(const struct proc *p, const char *needle, int count, int deadline_ms);
+/* Reads the integer after the last `prefix` in the log; -1 if absent. */
+long proc_log_number_last(const struct proc *p, const char *prefix);
 /* Sends sig and waits for exit; returns the exit status, 128+signal, or -1. */
 int proc_stop(struct proc *p, int sig, int deadline_ms);
 /* Whether the file contains the bytes (for canary checks). */

@@ -1,0 +1,375 @@
+/*
+ * test_bridge_close.c: the second half of test_bridge: closing with requests
+ * in flight on either side, TLS with the wrong pinned certificate and with
+ * unusable key material, configuration checks and the nng error mapping.
+ * main() is in tests/test_bridge.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+
+#include "bridge.h"
+#include "bridge_fixture.h"
+#include "testlib.h"
+
+/* ---- closing with requests in flight ---- */
+
+struct closing {
+	unsigned calls[10];
+	int rc[10];
+	unsigned total;
+	int done;
+	unsigned total_at_done;
+};
+
+struct closing_req {
+	struct closing *cl;
+	unsigned idx;
+};
+
+static void closing_reply(void *arg, int rc, const uint8_t *data, size_t len)
+{
+	struct closing_req *q = arg;
+	(void)data;
+	(void)len;
+	q->cl->calls[q->idx]++;
+	q->cl->rc[q->idx] = rc;
+	q->cl->total++;
+}
+
+static void closing_done(void *arg)
+{
+	struct closing *cl = arg;
+	cl->done++;
+	cl->total_at_done = cl->total;
+}
+
+void test_client_close_in_flight(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct bridge_server *s;
+	struct bridge_client *c;
+	struct fx_holder h = { .t0_ns = uv_hrtime(), .want = 4 };
+	struct closing cl = { .done = 0 };
+	struct closing_req q[10];
+	const char *url = fx_ipc_url("cclose.ipc");
+	struct bridge_server_config scfg = { .url = url, .contexts = 8, .recv_max = 1024 };
+	struct bridge_client_config ccfg = fx_client_cfg(url);
+	ccfg.contexts = 4;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_dx_ok(bridge_server_open(&loop, &scfg, fx_hold_handler, &h, &s));
+	assert_dx_ok(bridge_client_open(&loop, &ccfg, &c));
+	for (unsigned i = 0; i < 10; i++) {
+		q[i].cl = &cl;
+		q[i].idx = i;
+		assert_dx_ok(
+			bridge_client_request(c, (const uint8_t *)"hold", 4, closing_reply, &q[i]));
+	}
+	/* Four in flight and held by the server, six waiting in the FIFO. */
+	assert_true(fx_run_until(&loop, fx_holding, &h, 5000));
+	bridge_client_close(c, closing_done, &cl);
+	/* Nothing is called back from within close itself. */
+	assert_int_equal(cl.total, 0);
+	assert_dx_err(bridge_client_request(c, (const uint8_t *)"late", 4, fx_never_called, NULL),
+		      DX_ECLOSED);
+	bridge_client_close(c, closing_done, &cl); /* a second close is ignored */
+	assert_true(fx_run_until(&loop, fx_flag_set, &cl.done, 5000));
+	assert_int_equal(cl.total_at_done, 10);
+	fx_run_for(&loop, 100);
+	assert_int_equal(cl.done, 1);
+	for (unsigned i = 0; i < 10; i++) {
+		assert_int_equal(cl.calls[i], 1);
+		assert_dx_err(cl.rc[i], DX_ECLOSED);
+	}
+	for (unsigned i = 0; i < h.nheld; i++) {
+		bridge_drop(h.held[i]);
+	}
+	h.nheld = 0;
+	fx_close_server(&loop, s);
+	fx_loop_close(&loop);
+}
+
+void test_server_close_waits(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct bridge_server *s;
+	struct bridge_client *c;
+	struct fx_holder h = { .t0_ns = uv_hrtime(), .want = 2 };
+	struct fx_replies r = { .want = 1 };
+	struct fx_replies late = { .want = 2 };
+	int done = 0;
+	const char *url = fx_ipc_url("sclose.ipc");
+	struct bridge_server_config scfg = { .url = url, .contexts = 4, .recv_max = 1024 };
+	struct bridge_client_config ccfg = fx_client_cfg(url);
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_dx_ok(bridge_server_open(&loop, &scfg, fx_hold_handler, &h, &s));
+	assert_dx_ok(bridge_client_open(&loop, &ccfg, &c));
+	assert_dx_ok(bridge_client_request(c, (const uint8_t *)"a", 1, fx_count_reply, &r));
+	assert_dx_ok(bridge_client_request(c, (const uint8_t *)"b", 1, fx_count_reply, &late));
+	assert_true(fx_run_until(&loop, fx_holding, &h, 5000));
+
+	bridge_server_close(s, fx_count_done, &done);
+	/* Closing stops receiving: a new request does not reach the handler. */
+	assert_dx_ok(bridge_client_request(c, (const uint8_t *)"c", 1, fx_count_reply, &late));
+	fx_run_for(&loop, 200);
+	assert_int_equal(done, 0);
+	assert_int_equal(h.arrived, 2);
+
+	/* An answer still goes out while closing; the close waits for the other. */
+	unsigned a = h.tag[0] == 'a' ? 0 : 1;
+	assert_int_equal(h.tag[a], 'a');
+	assert_dx_ok(bridge_reply(h.held[a], (const uint8_t *)"re:", 3));
+	assert_true(fx_run_until(&loop, fx_replies_done, &r, 5000));
+	assert_int_equal(r.ok, 1);
+	fx_run_for(&loop, 100);
+	assert_int_equal(done, 0);
+	bridge_drop(h.held[1 - a]);
+	h.nheld = 0;
+	assert_true(fx_run_until(&loop, fx_flag_set, &done, 5000));
+	assert_int_equal(h.arrived, 2);
+
+	fx_close_client(&loop, c);
+	assert_int_equal(late.n, 2);
+	assert_int_equal(late.failed, 2);
+	assert_dx_err(late.last_rc, DX_ECLOSED);
+	assert_int_equal(done, 1);
+	fx_loop_close(&loop);
+}
+
+/*
+ * A handler may close the server and answer in the same breath; the reply is
+ * large, so it is still being written when the close completes in nng's eyes.
+ */
+#define BIG_REPLY (4 * 1024 * 1024)
+
+struct big {
+	struct bridge_server *s;
+	int done;
+	unsigned n;
+	int rc;
+	size_t len;
+};
+
+static void close_in_handler(void *arg, struct bridge_request *req, const uint8_t *data, size_t len)
+{
+	struct big *b = arg;
+	(void)data;
+	(void)len;
+	bridge_server_close(b->s, fx_count_done, &b->done);
+	uint8_t *out = malloc(BIG_REPLY);
+	memset(out, 0x5a, BIG_REPLY);
+	assert_dx_ok(bridge_reply(req, out, BIG_REPLY));
+	free(out);
+}
+
+static void big_reply(void *arg, int rc, const uint8_t *data, size_t len)
+{
+	struct big *b = arg;
+	b->n++;
+	b->rc = rc;
+	b->len = len;
+	if (rc == 0 && (data[0] != 0x5a || data[len - 1] != 0x5a)) {
+		b->rc = DX_EPARSE;
+	}
+}
+
+static int big_replied(void *arg)
+{
+	return ((struct big *)arg)->n > 0;
+}
+
+void test_server_close_in_handler(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct bridge_client *c;
+	struct big b = { .s = NULL };
+	struct bridge_server_config scfg = { .url = "tcp://127.0.0.1:0",
+					     .contexts = 4,
+					     .recv_max = 1024 };
+	char url[64];
+	int port;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_dx_ok(bridge_server_open(&loop, &scfg, close_in_handler, &b, &b.s));
+	assert_dx_ok(bridge_server_port(b.s, &port));
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	struct bridge_client_config ccfg = fx_client_cfg(url);
+	ccfg.recv_max = BIG_REPLY;
+	assert_dx_ok(bridge_client_open(&loop, &ccfg, &c));
+	assert_dx_ok(bridge_client_request(c, (const uint8_t *)"big", 3, big_reply, &b));
+	assert_true(fx_run_until(&loop, fx_flag_set, &b.done, 5000));
+	assert_true(fx_run_until(&loop, big_replied, &b, 5000));
+	assert_dx_ok(b.rc);
+	assert_int_equal(b.len, BIG_REPLY);
+	fx_close_client(&loop, c);
+	fx_loop_close(&loop);
+}
+
+/* ---- TLS ---- */
+
+static void tls_expect_timeout(uv_loop_t *loop, const char *url, const char *ca, const char *name)
+{
+	struct bridge_client *c;
+	struct fx_timed t = { .start_ms = fx_now_ms(), .want = 1 };
+	struct bridge_client_config ccfg = fx_client_cfg(url);
+	ccfg.timeout_ms = 1000;
+	ccfg.tls.ca_file = ca;
+	ccfg.tls.server_name = name;
+
+	assert_dx_ok(bridge_client_open(loop, &ccfg, &c));
+	assert_dx_ok(bridge_client_request(c, (const uint8_t *)"x", 1, fx_timed_reply, &t));
+	assert_true(fx_run_until(loop, fx_timed_done, &t, 5000));
+	/* nng 1.5.2 reports no handshake failure: the request just times out. */
+	assert_dx_err(t.rc[0], DX_ETIMEDOUT);
+	assert_true(t.elapsed_ms[0] >= 990);
+	fx_close_client(loop, c);
+}
+
+void test_tls_wrong_pin(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct bridge_server *s;
+	unsigned handled = 0;
+	struct bridge_server_config scfg = { .url = "tls+tcp://127.0.0.1:0",
+					     .contexts = 4,
+					     .recv_max = 1024 };
+	scfg.tls.cert_file = fx_certs.cert;
+	scfg.tls.key_file = fx_certs.key;
+	char url[64];
+	int port;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_dx_ok(bridge_server_open(&loop, &scfg, fx_echo_handler, &handled, &s));
+	assert_dx_ok(bridge_server_port(s, &port));
+	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", port);
+
+	tls_expect_timeout(&loop, url, fx_certs.other_cert, "localhost");
+	tls_expect_timeout(&loop, url, fx_certs.cert, "not-the-relay.example");
+	assert_int_equal(handled, 0);
+
+	/* The right pin on the same server works. */
+	struct bridge_client *c;
+	struct fx_replies r = { .want = 1 };
+	struct bridge_client_config ccfg = fx_client_cfg(url);
+	ccfg.tls.ca_file = fx_certs.cert;
+	ccfg.tls.server_name = "localhost";
+	assert_dx_ok(bridge_client_open(&loop, &ccfg, &c));
+	assert_dx_ok(bridge_client_request(c, (const uint8_t *)"re:", 3, fx_count_reply, &r));
+	assert_true(fx_run_until(&loop, fx_replies_done, &r, 5000));
+	assert_int_equal(r.ok, 1);
+	assert_int_equal(handled, 1);
+	fx_close_client(&loop, c);
+	fx_close_server(&loop, s);
+	fx_loop_close(&loop);
+}
+
+void test_tls_material(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct bridge_server *s;
+	struct bridge_client *c;
+	unsigned handled = 0;
+	struct bridge_server_config scfg = { .url = "tls+tcp://127.0.0.1:0",
+					     .contexts = 1,
+					     .recv_max = 1024 };
+	const char *tmp = test_tmpdir();
+	const char *open_key = test_path(tmp, "open.key");
+	const char *garbage = test_path(tmp, "garbage.crt");
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	fx_copy_file(fx_certs.key, open_key, 0644);
+	test_write_file(garbage, "not a certificate\n", 18);
+
+	scfg.tls.cert_file = fx_certs.cert;
+	scfg.tls.key_file = open_key;
+	assert_dx_err(bridge_server_open(&loop, &scfg, fx_echo_handler, &handled, &s),
+		      DX_EKEYFILE_PERM);
+	scfg.tls.cert_file = garbage;
+	scfg.tls.key_file = fx_certs.key;
+	assert_dx_err(bridge_server_open(&loop, &scfg, fx_echo_handler, &handled, &s), DX_ETLS);
+	scfg.tls.cert_file = NULL;
+	assert_dx_err(bridge_server_open(&loop, &scfg, fx_echo_handler, &handled, &s), DX_EINVAL);
+
+	struct bridge_client_config ccfg = fx_client_cfg("tls+tcp://127.0.0.1:1");
+	assert_dx_err(bridge_client_open(&loop, &ccfg, &c), DX_EINVAL);
+	ccfg.tls.ca_file = garbage;
+	assert_dx_err(bridge_client_open(&loop, &ccfg, &c), DX_ETLS);
+	fx_loop_close(&loop);
+}
+
+/* ---- configuration and error mapping ---- */
+
+void test_config_and_errors(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct bridge_server *s;
+	struct bridge_server *s2;
+	struct bridge_client *c;
+	unsigned handled = 0;
+	struct bridge_server_config scfg = { .url = "http://127.0.0.1:0",
+					     .contexts = 1,
+					     .recv_max = 1024 };
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_dx_err(bridge_server_open(&loop, &scfg, fx_echo_handler, &handled, &s), DX_EINVAL);
+	scfg.url = "tcp://127.0.0.1:0";
+	scfg.contexts = 0;
+	assert_dx_err(bridge_server_open(&loop, &scfg, fx_echo_handler, &handled, &s), DX_EINVAL);
+	scfg.contexts = BRIDGE_CONTEXTS_MAX + 1;
+	assert_dx_err(bridge_server_open(&loop, &scfg, fx_echo_handler, &handled, &s), DX_EINVAL);
+	scfg.contexts = 1;
+	scfg.recv_max = 0;
+	assert_dx_err(bridge_server_open(&loop, &scfg, fx_echo_handler, &handled, &s), DX_EINVAL);
+	scfg.recv_max = 1024;
+	assert_dx_err(bridge_server_open(&loop, &scfg, NULL, NULL, &s), DX_EINVAL);
+
+	/* A second listener on a bound port fails (address in use maps to DX_EIO). */
+	int port;
+	char url[64];
+	assert_dx_ok(bridge_server_open(&loop, &scfg, fx_echo_handler, &handled, &s));
+	assert_dx_ok(bridge_server_port(s, &port));
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	scfg.url = url;
+	assert_dx_err(bridge_server_open(&loop, &scfg, fx_echo_handler, &handled, &s2), DX_EIO);
+	fx_close_server(&loop, s);
+
+	struct bridge_client_config ccfg = fx_client_cfg("udp://127.0.0.1:1");
+	assert_dx_err(bridge_client_open(&loop, &ccfg, &c), DX_EINVAL);
+	ccfg = fx_client_cfg("tcp://127.0.0.1:1");
+	ccfg.send_max = 0;
+	assert_dx_err(bridge_client_open(&loop, &ccfg, &c), DX_EINVAL);
+	ccfg = fx_client_cfg("tcp://127.0.0.1:1");
+	ccfg.recv_max = 0;
+	assert_dx_err(bridge_client_open(&loop, &ccfg, &c), DX_EINVAL);
+	ccfg = fx_client_cfg("tcp://127.0.0.1:1");
+	ccfg.contexts = 0;
+	assert_dx_err(bridge_client_open(&loop, &ccfg, &c), DX_EINVAL);
+	/* Closing a client that never sent anything. */
+	ccfg = fx_client_cfg("tcp://127.0.0.1:1");
+	assert_dx_ok(bridge_client_open(&loop, &ccfg, &c));
+	fx_close_client(&loop, c);
+
+	assert_int_equal(bridge_from_nng(0), DX_OK);
+	assert_int_equal(bridge_from_nng(NNG_ETIMEDOUT), DX_ETIMEDOUT);
+	assert_int_equal(bridge_from_nng(NNG_ECLOSED), DX_ECLOSED);
+	assert_int_equal(bridge_from_nng(NNG_ECANCELED), DX_ECLOSED);
+	assert_int_equal(bridge_from_nng(NNG_ECONNREFUSED), DX_EUNREACHABLE);
+	assert_int_equal(bridge_from_nng(NNG_EADDRINVAL), DX_EUNREACHABLE);
+	assert_int_equal(bridge_from_nng(NNG_EUNREACHABLE), DX_EUNREACHABLE);
+	assert_int_equal(bridge_from_nng(NNG_ECRYPTO), DX_ETLS);
+	assert_int_equal(bridge_from_nng(NNG_EPEERAUTH), DX_ETLS);
+	assert_int_equal(bridge_from_nng(NNG_EMSGSIZE), DX_ETOOBIG);
+	assert_int_equal(bridge_from_nng(NNG_ENOMEM), DX_ENOMEM);
+	assert_int_equal(bridge_from_nng(NNG_EPROTO), DX_EIO);
+	fx_loop_close(&loop);
+}

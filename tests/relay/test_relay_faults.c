@@ -1,0 +1,450 @@
+/*
+ * test_relay_faults.c: divex-relay under a crash, hostile sizes, long-polls,
+ * attachments, proofs, and the checks an operator relies on (metrics parse,
+ * the executable holds no opening code).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "attach.h"
+#include "harness.h"
+#include "testlib.h"
+
+static Dx__RelayResponse *get_checkpoint(struct tclient *c, struct checkpoint *cp)
+{
+	Dx__RequestBody b = DX__REQUEST_BODY__INIT;
+	Dx__CheckpointOp g = DX__CHECKPOINT_OP__INIT;
+	b.op_case = DX__REQUEST_BODY__OP_GET_CHECKPOINT;
+	b.get_checkpoint = &g;
+	Dx__RelayResponse *r = rh_call(c, &b, DX_OK);
+	assert_dx_ok(checkpoint_parse_verify(r->checkpoint.data, r->checkpoint.len, H.rid.name,
+					     H.rid.name, H.rid.pk, cp));
+	return r;
+}
+
+/* The relay proves that an old checkpoint is a prefix of its current one. */
+static void check_consistent(struct tclient *c, const struct checkpoint *old)
+{
+	struct checkpoint now;
+	Dx__RelayResponse *r = get_checkpoint(c, &now);
+	dx__relay_response__free_unpacked(r, NULL);
+	assert_true(now.size >= old->size);
+	Dx__RequestBody b = DX__REQUEST_BODY__INIT;
+	Dx__ConsistencyOp co = DX__CONSISTENCY_OP__INIT;
+	co.old_size = old->size;
+	co.new_size = now.size;
+	b.op_case = DX__REQUEST_BODY__OP_CONSISTENCY;
+	b.consistency = &co;
+	r = rh_call(c, &b, DX_OK);
+	uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+	assert_true(r->n_proof <= MERKLE_MAX_PROOF);
+	for (size_t i = 0; i < r->n_proof; i++) {
+		memcpy(proof[i], r->proof[i].data, MERKLE_HASH_LEN);
+	}
+	assert_dx_ok(checkpoint_check_consistent(old, &now, (const uint8_t(*)[MERKLE_HASH_LEN])proof,
+						 r->n_proof));
+	dx__relay_response__free_unpacked(r, NULL);
+}
+
+struct sender {
+	pthread_t t;
+	const struct keys *from;
+	uint8_t (*digests)[32];
+	size_t n, cap;
+	struct checkpoint last;
+	volatile int stop;
+};
+
+/* Submits until the relay stops answering; records what got a receipt. */
+static void *send_loop(void *arg)
+{
+	struct sender *s = arg;
+	struct tclient c;
+	rh_open_client(&c, s->from);
+	nng_socket_set_ms(c.sock, NNG_OPT_RECVTIMEO, 3000);
+	while (!s->stop && s->n < s->cap) {
+		struct envelope_info e;
+		size_t len;
+		uint8_t *env = rh_seal_for(s->from, H.mex, "load", &len, &e);
+		Dx__RequestBody b = DX__REQUEST_BODY__INIT;
+		Dx__SubmitOp op = DX__SUBMIT_OP__INIT;
+		op.envelope = (ProtobufCBinaryData){ len, env };
+		b.op_case = DX__REQUEST_BODY__OP_SUBMIT;
+		b.submit = &op;
+		Dx__RelayResponse *r = NULL;
+		int rc = tclient_call(&c, &b, &r);
+		free(env);
+		if (rc != DX_OK) {
+			break; /* the relay is gone */
+		}
+		if (r->status == DX_OK && r->receipt != NULL) {
+			uint8_t leaf[RELAY_LEAF_MAX];
+			size_t n = relay_leaf_accepted(leaf, e.digest, e.sender, e.recipient,
+						       r->receipt->salt.data, r->receipt->time_ms);
+			if (relay_receipt_verify(r->receipt, leaf, n, &H.rid, &s->last) == DX_OK) {
+				memcpy(s->digests[s->n++], e.digest, 32);
+			}
+		}
+		dx__relay_response__free_unpacked(r, NULL);
+	}
+	tclient_close(&c);
+	return NULL;
+}
+
+static int count_digest(Dx__RelayResponse *r, const uint8_t d[32])
+{
+	int n = 0;
+	for (size_t i = 0; i < r->n_mail; i++) {
+		n += memcmp(r->mail[i]->digest.data, d, 32) == 0;
+	}
+	return n;
+}
+
+/*
+ * SIGKILL while three States submit: after a restart, every envelope that got
+ * a receipt is in the mailbox exactly once, and the log extends every
+ * checkpoint handed out before the crash.
+ */
+static void test_crash_keeps_receipts(void **state)
+{
+	(void)state;
+	struct sender s[3] = { { .from = NULL } };
+	const struct keys *from[3] = { H.fra, H.bfa, H.fra };
+	for (int i = 0; i < 3; i++) {
+		s[i].from = from[i];
+		s[i].cap = 200;
+		s[i].digests = calloc(s[i].cap, 32);
+		assert_int_equal(pthread_create(&s[i].t, NULL, send_loop, &s[i]), 0);
+	}
+	/* Wait (with a deadline) until the load is well under way, then kill. */
+	for (int waited = 0; waited < 30000; waited += 10) {
+		if (s[0].n + s[1].n + s[2].n >= 60) {
+			break;
+		}
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	assert_true(proc_stop(&H.relay, SIGKILL, 5000) == 128 + SIGKILL);
+	for (int i = 0; i < 3; i++) {
+		s[i].stop = 1;
+		pthread_join(s[i].t, NULL);
+	}
+	size_t total = s[0].n + s[1].n + s[2].n;
+	assert_true(total >= 60);
+
+	rh_start_relay();
+	struct tclient cm;
+	rh_open_client(&cm, H.mex);
+	Dx__RequestBody b = DX__REQUEST_BODY__INIT;
+	Dx__ListOp l = DX__LIST_OP__INIT;
+	l.max = 256;
+	b.op_case = DX__REQUEST_BODY__OP_LIST;
+	b.list = &l;
+	Dx__RelayResponse *r = rh_call(&cm, &b, DX_OK);
+	assert_true(r->n_mail >= total && r->n_mail <= 256);
+	for (int i = 0; i < 3; i++) {
+		for (size_t j = 0; j < s[i].n; j++) {
+			assert_int_equal(count_digest(r, s[i].digests[j]), 1);
+		}
+		if (s[i].n > 0) {
+			check_consistent(&cm, &s[i].last);
+		}
+		free(s[i].digests);
+	}
+	dx__relay_response__free_unpacked(r, NULL);
+	/* Leave the mailbox empty for the tests that follow. */
+	for (;;) {
+		r = rh_call(&cm, &b, DX_OK);
+		size_t n = r->n_mail;
+		for (size_t i = 0; i < n; i++) {
+			uint8_t *raw = NULL;
+			size_t raw_len;
+			Dx__RelayResponse *a = rh_fetch_or_ack(&cm, 1, r->mail[i]->digest.data, DX_OK,
+							       &raw, &raw_len);
+			dx__relay_response__free_unpacked(a, NULL);
+			free(raw);
+		}
+		dx__relay_response__free_unpacked(r, NULL);
+		if (n == 0) {
+			break;
+		}
+	}
+	tclient_close(&cm);
+}
+
+/* An oversized message costs its sender the connection; others go on. */
+static void test_oversized_message(void **state)
+{
+	(void)state;
+	nng_socket raw;
+	assert_int_equal(nng_req0_open(&raw), 0);
+	nng_socket_set_ms(raw, NNG_OPT_RECVTIMEO, 500);
+	assert_int_equal(nng_dial(raw, H.url, NULL, 0), 0);
+	size_t big = 3 * 1024 * 1024;
+	uint8_t *junk = calloc(1, big);
+	assert_int_equal(nng_send(raw, junk, big, 0), 0);
+	void *reply;
+	size_t rlen;
+	assert_int_not_equal(nng_recv(raw, &reply, &rlen, NNG_FLAG_ALLOC), 0);
+	nng_close(raw);
+	free(junk);
+	struct tclient cf;
+	rh_open_client(&cf, H.fra);
+	Dx__RelayResponse *r = rh_list(&cf, 0);
+	dx__relay_response__free_unpacked(r, NULL);
+	tclient_close(&cf);
+}
+
+struct poll_arg {
+	Dx__RelayResponse *r;
+	long elapsed_ms;
+};
+
+static long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *poll_thread(void *arg)
+{
+	struct poll_arg *p = arg;
+	struct tclient c;
+	rh_open_client(&c, H.mex);
+	long t0 = mono_ms();
+	p->r = rh_list(&c, 20000);
+	p->elapsed_ms = mono_ms() - t0;
+	tclient_close(&c);
+	return NULL;
+}
+
+/* A waiting list is answered as soon as mail arrives, not at its timeout. */
+static void test_long_poll(void **state)
+{
+	(void)state;
+	struct poll_arg p = { 0 };
+	pthread_t t;
+	struct tclient cf;
+	struct envelope_info e;
+	size_t len;
+	assert_int_equal(pthread_create(&t, NULL, poll_thread, &p), 0);
+	rh_open_client(&cf, H.fra);
+	uint8_t *env = rh_seal_for(H.fra, H.mex, "wake up", &len, &e);
+	Dx__RelayResponse *r = rh_submit(&cf, env, len, DX_OK);
+	dx__relay_response__free_unpacked(r, NULL);
+	pthread_join(t, NULL);
+	assert_int_equal(p.r->n_mail, 1);
+	assert_true(p.elapsed_ms < 15000);
+	dx__relay_response__free_unpacked(p.r, NULL);
+	free(env);
+	tclient_close(&cf);
+}
+
+static Dx__RelayResponse *upload(struct tclient *c, const uint8_t id[16], uint64_t off,
+				 const uint8_t *data, size_t n, uint64_t total, int want)
+{
+	Dx__RequestBody b = DX__REQUEST_BODY__INIT;
+	Dx__UploadOp u = DX__UPLOAD_OP__INIT;
+	u.attachment_id = (ProtobufCBinaryData){ 16, (uint8_t *)id };
+	u.offset = off;
+	u.data = (ProtobufCBinaryData){ n, (uint8_t *)data };
+	u.total_size = total;
+	b.op_case = DX__REQUEST_BODY__OP_UPLOAD;
+	b.upload = &u;
+	return rh_call(c, &b, want);
+}
+
+static Dx__RelayResponse *download(struct tclient *c, const uint8_t id[16], const uint8_t dg[32],
+				   uint64_t off, int want)
+{
+	Dx__RequestBody b = DX__REQUEST_BODY__INIT;
+	Dx__DownloadOp d = DX__DOWNLOAD_OP__INIT;
+	d.attachment_id = (ProtobufCBinaryData){ 16, (uint8_t *)id };
+	d.envelope_digest = (ProtobufCBinaryData){ 32, (uint8_t *)dg };
+	d.offset = off;
+	b.op_case = DX__REQUEST_BODY__OP_DOWNLOAD;
+	b.download = &d;
+	return rh_call(c, &b, want);
+}
+
+/* An attachment goes up once in pieces and comes down only to its recipient. */
+static void test_attachment_pieces(void **state)
+{
+	(void)state;
+	const size_t size = 3 * 1024 * 1024 + 123;
+	uint8_t *plain = malloc(size), *stream = NULL;
+	randombytes_buf(plain, size);
+	const char *pin = test_path(test_tmpdir(), "att.plain");
+	const char *sout = test_path(test_tmpdir(), "att.stream");
+	test_write_file(pin, plain, size);
+	struct attach_meta meta;
+	FILE *fi = fopen(pin, "rb"), *fo = fopen(sout, "wb");
+	assert_dx_ok(attach_encrypt_fd(fileno(fi), fileno(fo), NULL, &meta, NULL, NULL));
+	fclose(fi);
+	fclose(fo);
+	size_t slen;
+	assert_dx_ok(dx_read_file(sout, 64 << 20, &stream, &slen));
+	assert_int_equal(slen, meta.stream_size);
+
+	struct tclient cf, cm, cb;
+	rh_open_client(&cf, H.fra);
+	rh_open_client(&cm, H.mex);
+	rh_open_client(&cb, H.bfa);
+	Dx__RelayResponse *r;
+	for (size_t off = 0; off < slen; off += RELAY_DATA_MAX) {
+		size_t n = slen - off < RELAY_DATA_MAX ? slen - off : RELAY_DATA_MAX;
+		r = upload(&cf, meta.id, off, stream + off, n, slen, DX_OK);
+		assert_int_equal(r->total_size, off + n);
+		dx__relay_response__free_unpacked(r, NULL);
+		if (off == 0) {
+			/* A resent piece is fine; a gap is not. */
+			r = upload(&cf, meta.id, 0, stream, n, slen, DX_OK);
+			dx__relay_response__free_unpacked(r, NULL);
+			r = upload(&cf, meta.id, off + n + 1, stream, 10, slen, DX_EINVAL);
+			dx__relay_response__free_unpacked(r, NULL);
+		}
+	}
+	/* An envelope to MEX names the attachment in its header. */
+	struct seal_peer peer;
+	memset(&peer, 0, sizeof(peer));
+	memcpy(peer.state, "MEX", 4);
+	keys_identity_pk(H.mex, peer.identity_pk);
+	keys_static_pk(H.mex, peer.static_pk);
+	memcpy(peer.prekey_pk, keys_prekey_current(H.mex, dx_now_ms())->pk, 32);
+	const uint8_t(*ids)[16] = (const uint8_t(*)[16])meta.id;
+	struct seal_params p = { .sender = H.fra, .recipient = &peer, .sequence = 1,
+				 .created_ms = dx_now_ms(), .attachment_ids = ids,
+				 .n_attachment_ids = 1, .body = (const uint8_t *)"see file",
+				 .body_len = 8 };
+	uint8_t *env = NULL, eid[16];
+	size_t elen;
+	assert_dx_ok(seal_envelope(&p, &env, &elen, eid, NULL));
+	struct envelope_info e;
+	assert_dx_ok(envelope_parse(env, elen, &e));
+	r = rh_submit(&cf, env, elen, DX_OK);
+	dx__relay_response__free_unpacked(r, NULL);
+
+	r = download(&cb, meta.id, e.digest, 0, DX_ENOT_RECIPIENT);
+	dx__relay_response__free_unpacked(r, NULL);
+	uint8_t *got = malloc(slen);
+	size_t have = 0;
+	while (have < slen) {
+		r = download(&cm, meta.id, e.digest, have, DX_OK);
+		assert_true(r->data.len > 0 && have + r->data.len <= slen);
+		memcpy(got + have, r->data.data, r->data.len);
+		have += r->data.len;
+		dx__relay_response__free_unpacked(r, NULL);
+	}
+	assert_memory_equal(got, stream, slen);
+	free(got);
+	free(env);
+	free(stream);
+	free(plain);
+	tclient_close(&cf);
+	tclient_close(&cm);
+	tclient_close(&cb);
+}
+
+/* Reads the status page port from the log and fetches a path over HTTP. */
+static char *http_get(const char *path)
+{
+	int port = (int)proc_log_number_last(&H.relay, "status page http://127.0.0.1:");
+	assert_true(port > 0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	char req[256];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+	assert_int_equal(write(fd, req, (size_t)n), n);
+	size_t cap = 1 << 20, len = 0;
+	char *buf = malloc(cap + 1);
+	ssize_t got;
+	while ((got = read(fd, buf + len, cap - len)) > 0) {
+		len += (size_t)got;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* /metrics from the running relay parses as Prometheus text (promtool). */
+static void test_metrics_parse(void **state)
+{
+	(void)state;
+	char *resp = http_get("/metrics");
+	assert_non_null(strstr(resp, "200 OK"));
+	char *body = strstr(resp, "\r\n\r\n");
+	assert_non_null(body);
+	body += 4;
+	assert_non_null(strstr(body, "divex_relay_"));
+	const char *file = test_path(test_tmpdir(), "metrics.txt");
+	test_write_file(file, body, strlen(body));
+	if (system("command -v promtool >/dev/null 2>&1") != 0) {
+		free(resp);
+		skip(); /* scripts/test installs Debian's prometheus package */
+	}
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s", file);
+	assert_int_equal(system(cmd), 0);
+	free(resp);
+	char *status = http_get("/status");
+	assert_non_null(strstr(status, "FRA"));
+	free(status);
+}
+
+/* The relay executable contains no code that opens an envelope. */
+static void test_no_opening_code(void **state)
+{
+	(void)state;
+	static const char *forbidden[] = {
+		"open_envelope", "seal_envelope", "attach_opener_feed", "attach_decrypt_fd",
+		"crypto_aead_xchacha20poly1305_ietf_decrypt",
+		"crypto_secretstream_xchacha20poly1305_pull",
+	};
+	char cmd[1200], line[512];
+	snprintf(cmd, sizeof(cmd), "nm -a %s 2>&1; nm -D %s 2>&1", rh_relay_bin(), rh_relay_bin());
+	FILE *f = popen(cmd, "r");
+	int lines = 0;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lines++;
+		for (size_t i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++) {
+			if (strstr(line, forbidden[i]) != NULL) {
+				fail_msg("divex-relay contains %s: %s", forbidden[i], line);
+			}
+		}
+	}
+	assert_int_equal(pclose(f), 0);
+	/* The check read a real symbol table, not an error message. */
+	assert_true(lines > 100);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_no_opening_code),
+		cmocka_unit_test(test_oversized_message),
+		cmocka_unit_test(test_long_poll),
+		cmocka_unit_test(test_attachment_pieces),
+		cmocka_unit_test(test_crash_keeps_receipts),
+		cmocka_unit_test(test_metrics_parse),
+	};
+	if (sodium_init() < 0) {
+		return 1;
+	}
+	H.mailbox_max = 1000;
+	return cmocka_run_group_tests_name("relay under faults", tests, rh_setup, rh_teardown);
+}
