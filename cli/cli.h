@@ -197,6 +197,7 @@ int cli_opened_record(const char *path, const uint8_t id[static 16]) DX_MUST_CHE
 /* Group entry points (cmd_*.c), called from main.c. */
 int cmd_keys(struct cli *c, int argc, char **argv);
 int cmd_entry(struct cli *c, int argc, char **argv);
+int cmd_relay(struct cli *c, int argc, char **argv);
 int cmd_envelope(struct cli *c, int argc, char **argv);
 /* cmd_open.c: the verbs of `divex envelope` that read an envelope. */
 int envelope_open(struct cli *c, const struct cli_verb *v, int argc, char **argv);

@@ -29,6 +29,7 @@ static const struct cli_group groups[] = {
 	{ "keys", cmd_keys, "create, show and rotate this State's keys" },
 	{ "entry", cmd_entry, "verify another State's roster entry file" },
 	{ "envelope", cmd_envelope, "seal, open and inspect envelopes (offline)" },
+	{ "relay", cmd_relay, "the Secretariat relay's health summary" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "show this help, or a group's help" },
 };

@@ -10,5 +10,7 @@ endif()
 if(TARGET divex-relay)
   divex_add_test(test_relay_faults SOURCES relay/test_relay_faults.c
     LIBS divex_relay_testlib divex_seal TIMEOUT 300)
-  add_dependencies(test_relay_faults divex-relay)
+  add_dependencies(test_relay_faults divex-relay divex)
 endif()
+
+divex_add_fuzzer(fuzz_relay_request ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_relay_request.c divex_core)

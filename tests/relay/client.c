@@ -21,7 +21,10 @@ int tclient_open(struct tclient *c, const char *url, const struct keys *k, const
 	if ((rc = nng_req0_open(&c->sock)) != 0) {
 		return rc;
 	}
+	/* A send blocks while no connection is up: bound it too, so that a test
+	 * whose relay died fails instead of hanging. */
 	nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, 20000);
+	nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, 20000);
 	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, 5000);
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, RELAY_RESPONSE_MAX);
 	if ((rc = nng_dialer_create(&d, c->sock, url)) != 0) {
@@ -57,7 +60,7 @@ int tclient_call_raw(struct tclient *c, const uint8_t *req, size_t len, Dx__Rela
 	size_t rlen;
 	int rc = nng_send(c->sock, (void *)req, len, 0);
 	if (rc != 0) {
-		return DX_EIO;
+		return rc == NNG_ETIMEDOUT ? DX_ETIMEDOUT : DX_EIO;
 	}
 	if ((rc = nng_recv(c->sock, &reply, &rlen, NNG_FLAG_ALLOC)) != 0) {
 		return DX_ETIMEDOUT;

@@ -73,6 +73,7 @@ static void *send_loop(void *arg)
 	struct tclient c;
 	rh_open_client(&c, s->from);
 	nng_socket_set_ms(c.sock, NNG_OPT_RECVTIMEO, 3000);
+	nng_socket_set_ms(c.sock, NNG_OPT_SENDTIMEO, 3000);
 	while (!s->stop && s->n < s->cap) {
 		struct envelope_info e;
 		size_t len;
@@ -405,6 +406,30 @@ static void test_metrics_parse(void **state)
 	free(status);
 }
 
+/* `divex relay status` prints the same summary, as text and as JSON. */
+static void test_cli_relay_status(void **state)
+{
+	(void)state;
+	char admin[64], out[1200];
+	int port = (int)proc_log_number_last(&H.relay, "status page http://127.0.0.1:");
+	snprintf(admin, sizeof(admin), "127.0.0.1:%d", port);
+	snprintf(out, sizeof(out), "%s/cli-status.txt", test_tmpdir());
+	char *argv[] = { (char *)built("cli/divex"), "relay", "status", "--admin", admin, NULL };
+	assert_int_equal(proc_run(out, argv), 0);
+	assert_true(file_contains(out, "MEX", 3));
+	snprintf(out, sizeof(out), "%s/cli-status.json", test_tmpdir());
+	char *argj[] = { (char *)built("cli/divex"), "--json", "relay", "status", "--admin", admin,
+			 NULL };
+	assert_int_equal(proc_run(out, argj), 0);
+	assert_true(file_contains(out, "\"states\"", 8) || file_contains(out, "\"MEX\"", 5));
+	/* Nothing listening: a clear failure, not a hang. */
+	snprintf(out, sizeof(out), "%s/cli-status-down.txt", test_tmpdir());
+	char *argd[] = { (char *)built("cli/divex"), "relay", "status", "--admin", "127.0.0.1:1",
+			 NULL };
+	assert_int_equal(proc_run(out, argd), 1);
+	assert_true(file_contains(out, "is divex-relay running", 22));
+}
+
 /* The relay executable contains no code that opens an envelope. */
 static void test_no_opening_code(void **state)
 {
@@ -441,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_attachment_pieces),
 		cmocka_unit_test(test_crash_keeps_receipts),
 		cmocka_unit_test(test_metrics_parse),
+		cmocka_unit_test(test_cli_relay_status),
 	};
 	if (sodium_init() < 0) {
 		return 1;
