@@ -68,8 +68,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: divex-relay <command> [options]\n"
 		"\n"
-		"  init --home DIR --listen URL [--admin HOST:PORT] [--name NAME]\n"
+		"  init --home DIR --listen URL [--admin HOST:PORT] [--name NAME] [--hostname HOST]\n"
 		"        create a relay: config, signing key, and for tls+tcp:// a TLS certificate\n"
+		"        for HOST (default: the host in URL), whose fingerprint nodes pin\n"
 		"  run --home DIR            run in the foreground (logs to stderr)\n"
 		"  admit --home DIR --status party|signatory FILE\n"
 		"        admit a State from its enrollment file (its self-signed roster entry)\n"
@@ -86,11 +87,12 @@ static const struct option LONG_OPTS[] = {
 	{ "home", required_argument, NULL, 'H' },   { "listen", required_argument, NULL, 'l' },
 	{ "admin", required_argument, NULL, 'a' },  { "name", required_argument, NULL, 'n' },
 	{ "status", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
+	{ "hostname", required_argument, NULL, 'N' },
 	{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 };
 
 struct args {
-	const char *home, *listen, *admin, *name, *status;
+	const char *home, *listen, *admin, *name, *status, *hostname;
 	int json;
 	char **rest;
 	int n_rest;
@@ -120,6 +122,9 @@ static int parse(int argc, char **argv, struct args *a)
 			break;
 		case 'j':
 			a->json = 1;
+			break;
+		case 'N':
+			a->hostname = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -174,6 +179,12 @@ static int cmd_init(struct args *a)
 		return fail("home path", DX_EINVAL);
 	}
 	int tls = relay_config_url_is_tls(a->listen);
+	if (tls && a->hostname == NULL &&
+	    (strstr(a->listen, "://0.0.0.0:") != NULL || strstr(a->listen, "://[") != NULL)) {
+		fprintf(stderr, "divex-relay init: the relay listens on every address; give the name nodes"
+				" will dial with --hostname NAME (it goes into the TLS certificate)\n");
+		return 2;
+	}
 	if (tls) {
 		if (relay_path(cert, sizeof(cert), a->home, RELAY_CONFIG_TLS_CERT_NAME) != DX_OK ||
 		    relay_path(key, sizeof(key), a->home, RELAY_CONFIG_TLS_KEY_NAME) != DX_OK) {
@@ -194,7 +205,11 @@ static int cmd_init(struct args *a)
 	printf("Created a relay in %s\n", a->home);
 	print_identity(&id);
 	if (tls) {
-		url_host(a->listen, host, sizeof(host));
+		if (a->hostname != NULL) {
+			snprintf(host, sizeof(host), "%s", a->hostname);
+		} else {
+			url_host(a->listen, host, sizeof(host));
+		}
 		if ((rc = tlsgen_self_signed(cert, key, host, fp)) != DX_OK) {
 			return fail("creating the TLS certificate", rc);
 		}

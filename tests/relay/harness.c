@@ -233,3 +233,9 @@ void rh_admin_cmd(const char *verb, const char *st)
 	assert_int_equal(proc_run(H.relay_log, argv), 0);
 }
 
+
+void rh_rewrite_config(int mailbox_max)
+{
+	H.mailbox_max = mailbox_max;
+	rh_write_config();
+}

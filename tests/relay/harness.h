@@ -43,5 +43,7 @@ Dx__RelayResponse *rh_fetch_or_ack(struct tclient *c, int ack, const uint8_t dig
 int rh_lookup_fra(void *ctx, const char *state, const uint8_t id[static KEYS_ID_LEN],
 		  struct seal_peer *out);
 void rh_admin_cmd(const char *verb, const char *st);
+/* Rewrites relay.conf with another mailbox limit (for SIGHUP tests). */
+void rh_rewrite_config(int mailbox_max);
 
 #endif

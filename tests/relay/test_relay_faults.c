@@ -457,6 +457,29 @@ static void test_no_opening_code(void **state)
 	assert_true(lines > 100);
 }
 
+/* SIGHUP applies new limits without a restart. */
+static void test_sighup_reloads_limits(void **state)
+{
+	(void)state;
+	struct tclient cf;
+	struct envelope_info e;
+	size_t len;
+	int before = proc_log_count(&H.relay, "roster and limits reloaded");
+	rh_rewrite_config(1);
+	kill(H.relay.pid, SIGHUP);
+	assert_int_equal(proc_wait_log(&H.relay, "roster and limits reloaded", before + 1, 10000), 0);
+	rh_open_client(&cf, H.fra);
+	uint8_t *env = rh_seal_for(H.fra, H.bfa, "one", &len, &e);
+	Dx__RelayResponse *r = rh_submit(&cf, env, len, DX_OK);
+	dx__relay_response__free_unpacked(r, NULL);
+	free(env);
+	env = rh_seal_for(H.fra, H.bfa, "two", &len, &e);
+	r = rh_submit(&cf, env, len, DX_EQUOTA);
+	dx__relay_response__free_unpacked(r, NULL);
+	free(env);
+	tclient_close(&cf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,6 +490,7 @@ int main(void)
 		cmocka_unit_test(test_crash_keeps_receipts),
 		cmocka_unit_test(test_metrics_parse),
 		cmocka_unit_test(test_cli_relay_status),
+		cmocka_unit_test(test_sighup_reloads_limits),
 	};
 	if (sodium_init() < 0) {
 		return 1;
