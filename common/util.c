@@ -99,32 +99,27 @@ uint64_t dx_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-int dx_read_file(const char *path, size_t cap, uint8_t **out, size_t *len)
+/*
+ * Reads fd to its end into a new buffer, refusing more than cap bytes with
+ * DX_ETOOBIG. It reads one byte past the cap rather than trusting st_size, so
+ * a file that grows while it is read cannot overflow the buffer.
+ */
+static int read_all(int fd, size_t cap, uint8_t **out, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		return dx_from_errno(errno);
-	}
-	int rc;
-	uint8_t *buf = NULL;
 	struct stat st;
 	if (fstat(fd, &st) != 0) {
-		rc = dx_from_errno(errno);
-		goto out;
+		return dx_from_errno(errno);
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = DX_EINVAL;
-		goto out;
+		return DX_EINVAL;
 	}
 	if ((uint64_t)st.st_size > cap) {
-		rc = DX_ETOOBIG;
-		goto out;
+		return DX_ETOOBIG;
 	}
-	size_t want = (size_t)st.st_size;
-	buf = malloc(want > 0 ? want : 1);
+	size_t want = (size_t)st.st_size + 1;
+	uint8_t *buf = malloc(want);
 	if (buf == NULL) {
-		rc = DX_ENOMEM;
-		goto out;
+		return DX_ENOMEM;
 	}
 	size_t got = 0;
 	while (got < want) {
@@ -132,18 +127,52 @@ int dx_read_file(const char *path, size_t cap, uint8_t **out, size_t *len)
 		if (n < 0 && errno == EINTR) {
 			continue;
 		}
-		if (n <= 0) {
-			rc = n < 0 ? dx_from_errno(errno) : DX_EIO;
-			goto out;
+		if (n < 0) {
+			free(buf);
+			return dx_from_errno(errno);
+		}
+		if (n == 0) {
+			break;
 		}
 		got += (size_t)n;
 	}
+	if (got > cap || got == want) {
+		free(buf);
+		return DX_ETOOBIG;
+	}
 	*out = buf;
 	*len = got;
-	buf = NULL;
-	rc = DX_OK;
-out:
-	free(buf);
+	return DX_OK;
+}
+
+int dx_read_file(const char *path, size_t cap, uint8_t **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return dx_from_errno(errno);
+	}
+	int rc = read_all(fd, cap, out, len);
+	close(fd);
+	return rc;
+}
+
+int dx_read_private_file(const char *path, size_t cap, uint8_t **out, size_t *len)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		return errno == ELOOP ? DX_EKEYFILE_PERM : dx_from_errno(errno);
+	}
+	int rc;
+	if (fstat(fd, &st) != 0) {
+		rc = dx_from_errno(errno);
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = DX_EINVAL;
+	} else if ((st.st_mode & 077) != 0 || st.st_uid != geteuid()) {
+		rc = DX_EKEYFILE_PERM;
+	} else {
+		rc = read_all(fd, cap, out, len);
+	}
 	close(fd);
 	return rc;
 }

@@ -41,6 +41,14 @@ uint64_t dx_now_ms(void);
 int dx_read_file(const char *path, size_t cap, uint8_t **out, size_t *len) DX_MUST_CHECK;
 
 /*
+ * Reads a file that holds a secret: refused with DX_EKEYFILE_PERM when it is
+ * a symbolic link (whoever controls the link would choose what we load), has
+ * any permission bit for group or others, or belongs to another user;
+ * DX_EINVAL when it is not a regular file; DX_ETOOBIG over cap.
+ */
+int dx_read_private_file(const char *path, size_t cap, uint8_t **out, size_t *len) DX_MUST_CHECK;
+
+/*
  * Writes data to path atomically and durably: a new temporary file beside it
  * opened O_CREAT|O_EXCL|O_NOFOLLOW with the given mode, written, fsync'd,
  * renamed over path, then the directory fsync'd. With replace == 0 an existing

@@ -390,65 +390,11 @@ out:
 	return rc;
 }
 
-/*
- * Reads at most KEYFILE_MAX bytes from a key file that only its owner can
- * reach. A symbolic link is refused like a readable file: whoever controls the
- * link chooses which keys we load.
- */
+/* A key file over KEYFILE_MAX is no key file divex wrote. */
 static int read_private_file(const char *path, uint8_t **out, size_t *out_len)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		return errno == ELOOP ? DX_EKEYFILE_PERM : dx_from_errno(errno);
-	}
-	int rc;
-	uint8_t *buf = NULL;
-	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		rc = dx_from_errno(errno);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = DX_EINVAL;
-		goto out;
-	}
-	if ((st.st_mode & 077) != 0 || st.st_uid != geteuid()) {
-		rc = DX_EKEYFILE_PERM;
-		goto out;
-	}
-	/* One byte past the cap tells an oversized file from one at the cap. */
-	buf = malloc(KEYFILE_MAX + 1);
-	if (buf == NULL) {
-		rc = DX_ENOMEM;
-		goto out;
-	}
-	size_t got = 0;
-	while (got < KEYFILE_MAX + 1) {
-		ssize_t n = read(fd, buf + got, KEYFILE_MAX + 1 - got);
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n < 0) {
-			rc = dx_from_errno(errno);
-			goto out;
-		}
-		if (n == 0) {
-			break;
-		}
-		got += (size_t)n;
-	}
-	if (got > KEYFILE_MAX) {
-		rc = DX_EKEYFILE_CORRUPT;
-		goto out;
-	}
-	*out = buf;
-	*out_len = got;
-	buf = NULL;
-	rc = DX_OK;
-out:
-	free(buf);
-	close(fd);
-	return rc;
+	int rc = dx_read_private_file(path, KEYFILE_MAX, out, out_len);
+	return rc == DX_ETOOBIG ? DX_EKEYFILE_CORRUPT : rc;
 }
 
 int keyfile_read(const char *path, const char *pass, size_t passlen, struct keys **out)

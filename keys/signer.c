@@ -3,12 +3,8 @@
  */
 #include "signer.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static const char MAGIC[8] = { 'd', 'i', 'v', 'e', 'x', 's', 'i', 'g' };
 #define FILE_LEN (sizeof(MAGIC) + KEYS_SIGN_SEED_LEN)
@@ -75,35 +71,19 @@ int keys_signer_create(const char *path, struct keys_signer **out)
 
 int keys_signer_load(const char *path, struct keys_signer **out)
 {
-	uint8_t *buf = sodium_malloc(FILE_LEN + 1);
-	struct stat st;
-	int rc;
-	if (buf == NULL) {
-		return DX_ENOMEM;
-	}
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		rc = errno == ELOOP ? DX_EKEYFILE_PERM : dx_from_errno(errno);
-		goto out;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		rc = DX_EINVAL;
-		goto out;
-	}
-	if ((st.st_mode & 077) != 0 || st.st_uid != geteuid()) {
-		rc = DX_EKEYFILE_PERM;
-		goto out;
-	}
-	ssize_t n = read(fd, buf, FILE_LEN + 1);
-	if (n != (ssize_t)FILE_LEN || memcmp(buf, MAGIC, sizeof(MAGIC)) != 0) {
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc = dx_read_private_file(path, FILE_LEN, &buf, &len);
+	if (rc == DX_ETOOBIG || (rc == DX_OK && (len != FILE_LEN ||
+						   memcmp(buf, MAGIC, sizeof(MAGIC)) != 0))) {
 		rc = DX_EKEYFILE_CORRUPT;
-		goto out;
 	}
-	rc = keys_signer_from_seed(buf + sizeof(MAGIC), out);
-out:
-	if (fd >= 0) {
-		close(fd);
+	if (rc == DX_OK) {
+		rc = keys_signer_from_seed(buf + sizeof(MAGIC), out);
 	}
-	sodium_free(buf);
+	if (buf != NULL) {
+		sodium_memzero(buf, len);
+		free(buf);
+	}
 	return rc;
 }
