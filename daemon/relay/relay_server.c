@@ -85,6 +85,7 @@ int relay_open(struct relay *r, const char *home, char *err, size_t errlen)
 		snprintf(err, errlen, "the audit log does not match the relay's own last checkpoint");
 		return rc;
 	}
+	metrics_set_log(r->metrics, r->log.size, r->checkpoint_size, dx_now_ms());
 	return DX_OK;
 }
 
