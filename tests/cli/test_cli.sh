@@ -38,6 +38,7 @@ run() {
 	"$DIVEX" "$@" >out 2>err
 	rc=$?
 	set -e
+	cat out err >>transcript
 }
 # expect STATUS DESCRIPTION ARGS...: runs divex and checks its exit status.
 expect() {
@@ -79,12 +80,12 @@ expect 2 "no command is a usage error"
 expect 2 "unknown command" frobnicate
 has err "unknown command" "unknown command is named"
 expect 2 "unknown verb" keys frobnicate
-for g in keys entry envelope; do
+for g in keys entry envelope relay; do
 	expect 0 "divex $g --help" "$g" --help
 	expect 0 "divex help $g" help "$g"
 done
 for cmd in "keys init" "keys show" "keys rotate-prekey" "entry show" "envelope seal" \
-	"envelope open" "envelope inspect"; do
+	"envelope open" "envelope inspect" "relay status"; do
 	# shellcheck disable=SC2086
 	expect 0 "divex $cmd --help" $cmd --help
 	has out "usage: divex $cmd" "divex $cmd --help prints its usage"
@@ -233,6 +234,11 @@ expect 0 "open in text mode (after clearing the record)" --home fra envelope ope
 	--from mex/enrollment.dxe "${P[@]}"
 has out 'esc\x1b[31mred' "untrusted text is escaped"
 check "no raw escape byte reaches the terminal" bash -c "! grep -q $'\\e' out"
+
+echo "# secrets"
+# Every command's output so far, text and JSON, errors included.
+hasnt transcript "correct horse battery" "no passphrase in any output"
+hasnt transcript "wrong horse" "not even a wrong one"
 
 echo "1..$n"
 if [ "$failed" -ne 0 ]; then
