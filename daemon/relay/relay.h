@@ -31,6 +31,8 @@
 
 /* State codes map one-to-one onto 26^3 slots: no hashing, no collisions. */
 #define RELAY_STATE_SLOTS (26 * 26 * 26)
+/* Long-polls one State may hold open at once. */
+#define RELAY_PARKED_MAX 2
 
 struct relay_member {
 	uint8_t present;

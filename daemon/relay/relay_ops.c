@@ -395,6 +395,16 @@ static int op_list(struct relay *r, struct relay_op *op)
 	if (rc != DX_OK || n > 0 || l->wait_ms == 0 || r->stopping) {
 		return rc;
 	}
+	/* Each parked poll holds one of the server's contexts: a State may hold
+	 * at most RELAY_PARKED_MAX, so that no member can starve the others. */
+	struct relay_member *pm = relay_member(r, op->req.body->node);
+	size_t parked = 0;
+	for (struct relay_op *q = pm->parked; q != NULL; q = q->next_parked) {
+		parked++;
+	}
+	if (parked >= RELAY_PARKED_MAX) {
+		return DX_OK;
+	}
 	uint32_t wait = l->wait_ms < r->cfg.limits.longpoll_max_ms ? l->wait_ms : r->cfg.limits.longpoll_max_ms;
 	op->timer = malloc(sizeof(*op->timer));
 	if (op->timer == NULL) {
@@ -403,9 +413,8 @@ static int op_list(struct relay *r, struct relay_op *op)
 	uv_timer_init(r->loop, op->timer);
 	op->timer->data = op;
 	uv_timer_start(op->timer, park_timeout, wait, 0);
-	struct relay_member *m = relay_member(r, op->req.body->node);
-	op->next_parked = m->parked;
-	m->parked = op;
+	op->next_parked = pm->parked;
+	pm->parked = op;
 	return PARKED;
 }
 

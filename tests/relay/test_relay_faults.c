@@ -358,6 +358,37 @@ static void test_attachment_pieces(void **state)
 	tclient_close(&cb);
 }
 
+static void *short_poll(void *arg)
+{
+	struct poll_arg *p = arg;
+	struct tclient c;
+	rh_open_client(&c, H.mex);
+	long t0 = mono_ms();
+	p->r = rh_list(&c, 2500);
+	p->elapsed_ms = mono_ms() - t0;
+	tclient_close(&c);
+	return NULL;
+}
+
+/* A State holds at most two waiting polls: a third is answered at once. */
+static void test_parked_polls_bounded(void **state)
+{
+	(void)state;
+	struct poll_arg p[3] = { { 0 } };
+	pthread_t t[3];
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pthread_create(&t[i], NULL, short_poll, &p[i]), 0);
+	}
+	int fast = 0;
+	for (int i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(p[i].r->n_mail, 0);
+		fast += p[i].elapsed_ms < 2000;
+		dx__relay_response__free_unpacked(p[i].r, NULL);
+	}
+	assert_true(fast >= 1);
+}
+
 /* Reads the status page port from the log and fetches a path over HTTP. */
 static char *http_get(const char *path)
 {
@@ -488,6 +519,7 @@ int main(void)
 		cmocka_unit_test(test_long_poll),
 		cmocka_unit_test(test_attachment_pieces),
 		cmocka_unit_test(test_crash_keeps_receipts),
+		cmocka_unit_test(test_parked_polls_bounded),
 		cmocka_unit_test(test_metrics_parse),
 		cmocka_unit_test(test_cli_relay_status),
 		cmocka_unit_test(test_sighup_reloads_limits),
