@@ -24,6 +24,12 @@ struct entry {
 };
 
 #define BUCKETS 65536
+/*
+ * Memory bound. Past it the oldest ids are forgotten early; that only lets an
+ * identical resend re-run an idempotent operation, and the time window still
+ * bounds how old a replay can be.
+ */
+#define MAX_ENTRIES (1u << 20)
 
 struct replay_cache {
 	struct entry *bucket[BUCKETS];
@@ -63,6 +69,24 @@ void replay_cache_free(struct replay_cache *c)
 	free(c);
 }
 
+static void drop_oldest(struct replay_cache *c)
+{
+	struct entry *e = c->oldest;
+	struct entry **pp = &c->bucket[hash(e->node, e->id)];
+	while (*pp != e) {
+		pp = &(*pp)->next;
+	}
+	*pp = e->next;
+	c->oldest = e->newer;
+	if (c->oldest != NULL) {
+		c->oldest->older = NULL;
+	} else {
+		c->newest = NULL;
+	}
+	free(e);
+	c->count--;
+}
+
 int replay_cache_check(struct replay_cache *c, const char *node,
 		       const uint8_t id[RELAY_REQUEST_ID_LEN], const uint8_t body_hash[32],
 		       uint64_t now_ms)
@@ -92,26 +116,16 @@ int replay_cache_check(struct replay_cache *c, const char *node,
 		c->oldest = e;
 	}
 	c->count++;
+	if (c->count > MAX_ENTRIES) {
+		drop_oldest(c);
+	}
 	return 0;
 }
 
 void replay_cache_expire(struct replay_cache *c, uint64_t before_ms)
 {
 	while (c->oldest != NULL && c->oldest->time_ms < before_ms) {
-		struct entry *e = c->oldest;
-		struct entry **pp = &c->bucket[hash(e->node, e->id)];
-		while (*pp != e) {
-			pp = &(*pp)->next;
-		}
-		*pp = e->next;
-		c->oldest = e->newer;
-		if (c->oldest != NULL) {
-			c->oldest->older = NULL;
-		} else {
-			c->newest = NULL;
-		}
-		free(e);
-		c->count--;
+		drop_oldest(c);
 	}
 }
 
