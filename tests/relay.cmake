@@ -14,3 +14,7 @@ if(TARGET divex-relay)
 endif()
 
 divex_add_fuzzer(fuzz_relay_request ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_relay_request.c divex_core)
+
+if(TARGET divex_relay)
+  divex_add_test(test_relay_replay SOURCES test_relay_replay.c LIBS divex_relay TIMEOUT 120)
+endif()
