@@ -599,6 +599,20 @@ void bridge_drop(struct bridge_request *req)
 	server_arm(sl);
 }
 
+int bridge_request_peer_uid(const struct bridge_request *req, uint64_t *uid)
+{
+	uint64_t v;
+	if (req->msg == NULL) {
+		return DX_EINVAL;
+	}
+	nng_pipe p = nng_msg_get_pipe(req->msg);
+	if (nng_pipe_id(p) < 0 || nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &v) != 0) {
+		return DX_EINVAL;
+	}
+	*uid = v;
+	return DX_OK;
+}
+
 uint64_t bridge_request_time_ns(const struct bridge_request *req)
 {
 	return req->t_ns;

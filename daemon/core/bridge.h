@@ -86,6 +86,12 @@ int bridge_server_open(uv_loop_t *loop, const struct bridge_server_config *cfg,
 int bridge_reply(struct bridge_request *req, const uint8_t *data, size_t len);
 /* Frees req without answering (the client will resend after its timer). */
 void bridge_drop(struct bridge_request *req);
+/*
+ * The user id of the process on the other end of an ipc:// connection (the
+ * kernel's SO_PEERCRED, through NNG_OPT_IPC_PEER_UID). DX_EINVAL for other
+ * transports. Local control sockets decide what a caller may do from it.
+ */
+int bridge_request_peer_uid(const struct bridge_request *req, uint64_t *uid) DX_MUST_CHECK;
 /* Monotonic time (ns) at which the request reached the loop. */
 uint64_t bridge_request_time_ns(const struct bridge_request *req);
 /* The bound TCP port, e.g. after listening on port 0; DX_EINVAL for ipc://. */

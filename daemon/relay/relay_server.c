@@ -13,6 +13,7 @@
 #include <string.h>
 #include <stdarg.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "canon.h"
@@ -158,8 +159,18 @@ static void on_admin(void *arg, struct bridge_request *breq, const uint8_t *data
 	uint8_t *out = NULL;
 	size_t out_len;
 
-	int rc = proto_unpack_strict(&dx__admin_request__descriptor, data, len, ROSTER_ENTRY_MAX + 1024,
-				     &m);
+	/* The socket sits in the 0700 home directory; the peer's uid is checked
+	 * too, so that only the relay's own user (or root) administers it. */
+	uint64_t uid;
+	int rc = bridge_request_peer_uid(breq, &uid);
+	if (rc == DX_OK && uid != (uint64_t)geteuid() && uid != 0) {
+		relay_logf(r, "admin request refused from uid %llu", (unsigned long long)uid);
+		rc = DX_EKEYFILE_PERM;
+	}
+	if (rc == DX_OK) {
+		rc = proto_unpack_strict(&dx__admin_request__descriptor, data, len,
+					 ROSTER_ENTRY_MAX + 1024, &m);
+	}
 	if (rc == DX_OK) {
 		const Dx__AdminRequest *q = (const Dx__AdminRequest *)m;
 		if (strcmp(q->verb, "status") == 0) {
