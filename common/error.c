@@ -66,6 +66,7 @@ static const struct errdesc table[] = {
 	E(DX_ENOT_RECIPIENT, "this State is not a recipient of that envelope or attachment; nothing was released"),
 	E(DX_EDUPLICATE_ENTRY, "this roster entry is already known or older than the current one; nothing changed"),
 	E(DX_EINTERNAL, "internal error at the relay; the request was not carried out and can be retried; the operator should read the relay's log"),
+	E(DX_EKEY_CHANGED, "this State's identity key differs from the one pinned for it; the pinned key stays in use: compare the new key's fingerprint with that State out of band (in person or by diplomatic note) and, only if it matches, run 'divex keys accept STATE FINGERPRINT'"),
 };
 #undef E
 

@@ -73,6 +73,8 @@ enum dx_err {
 	DX_ENOT_RECIPIENT = -97,
 	DX_EDUPLICATE_ENTRY = -98,
 	DX_EINTERNAL = -99,
+	/* The roster mirror on a node. */
+	DX_EKEY_CHANGED = -100,
 };
 
 /* A sentence describing the error and what to do about it. Never NULL. */

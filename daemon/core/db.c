@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STMT_CACHE 64
+#define STMT_CACHE 256
 
 struct cached {
 	const char *sql; /* compared by pointer first, then by content */
