@@ -127,29 +127,20 @@ static int apply_statement(struct relay *r, struct relay_op *op)
 	int rc;
 
 	crypto_generichash(rh, sizeof(rh), op->raw, op->raw_len, NULL, 0);
-	if ((rc = db_stmt(r->db, "SELECT leaf_index FROM statements WHERE request_hash = ?", &st)) !=
-	    DX_OK) {
+	/* A resend of the same signed request maps to the same leaf, with the
+	 * time that leaf records; any other signed request gets its own leaf, so
+	 * that every receipt can be checked against the request it answers. */
+	if ((rc = db_stmt(r->db, "SELECT leaf_index, time_ms FROM statements WHERE request_hash = ?",
+			  &st)) != DX_OK) {
 		return rc;
 	}
 	sqlite3_bind_blob(st, 1, rh, sizeof(rh), SQLITE_STATIC);
 	int seen = sqlite3_step(st) == SQLITE_ROW;
 	if (seen) {
 		op->leaf_index = (uint64_t)sqlite3_column_int64(st, 0);
+		op->time_ms = (uint64_t)sqlite3_column_int64(st, 1);
 	}
 	sqlite3_reset(st);
-	if (!fetch && !seen) {
-		/* An envelope is acknowledged once; a second ack names the first. */
-		if ((rc = db_stmt(r->db, "SELECT acked_index FROM envelopes WHERE digest = ?", &st)) !=
-		    DX_OK) {
-			return rc;
-		}
-		sqlite3_bind_blob(st, 1, d->data, ENVELOPE_HASH_LEN, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-			op->leaf_index = (uint64_t)sqlite3_column_int64(st, 0);
-			seen = 1;
-		}
-		sqlite3_reset(st);
-	}
 	if (!seen) {
 		op->time_ms = dx_now_ms();
 		size_t n = relay_leaf_statement(leaf, fetch ? RELAY_LEAF_FETCHED : RELAY_LEAF_ACKED,
@@ -158,7 +149,7 @@ static int apply_statement(struct relay *r, struct relay_op *op)
 					   &op->leaf_index)) != DX_OK ||
 		    (rc = db_stmt(r->db,
 				  "INSERT INTO statements (leaf_index, kind, digest, request_hash,"
-				  " request) VALUES (?, ?, ?, ?, ?)",
+				  " request, time_ms) VALUES (?, ?, ?, ?, ?, ?)",
 				  &st)) != DX_OK) {
 			return rc;
 		}
@@ -167,6 +158,7 @@ static int apply_statement(struct relay *r, struct relay_op *op)
 		sqlite3_bind_blob(st, 3, d->data, ENVELOPE_HASH_LEN, SQLITE_STATIC);
 		sqlite3_bind_blob(st, 4, rh, sizeof(rh), SQLITE_STATIC);
 		sqlite3_bind_blob(st, 5, op->raw, (int)op->raw_len, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)op->time_ms);
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		if (rc != SQLITE_DONE) {
@@ -174,7 +166,8 @@ static int apply_statement(struct relay *r, struct relay_op *op)
 		}
 		const char *sql = fetch ? "UPDATE envelopes SET fetched_index = COALESCE(fetched_index, ?)"
 					  " WHERE digest = ?"
-					: "UPDATE envelopes SET acked_index = ?, body = NULL WHERE digest = ?";
+					: "UPDATE envelopes SET acked_index = COALESCE(acked_index, ?),"
+					  " body = NULL WHERE digest = ?";
 		if ((rc = db_stmt(r->db, sql, &st)) != DX_OK) {
 			return rc;
 		}
@@ -215,7 +208,9 @@ static int apply_statement(struct relay *r, struct relay_op *op)
 static int apply_publish(struct relay *r, struct relay_op *op)
 {
 	const ProtobufCBinaryData *e = &op->req.body->publish->signed_entry;
-	int rc = relay_roster_publish(r, op->req.body->node, e->data, e->len, &op->leaf_index);
+	op->time_ms = dx_now_ms();
+	int rc = relay_roster_publish(r, op->req.body->node, e->data, e->len, &op->leaf_index,
+				      op->time_ms);
 	op->has_leaf = rc == DX_OK;
 	return rc;
 }

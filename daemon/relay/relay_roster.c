@@ -56,10 +56,9 @@ int relay_roster_load(struct relay *r)
 
 /* Writes the row and the roster leaf; the caller holds the transaction. */
 static int store_entry(struct relay *r, const struct roster_entry *e, uint32_t status,
-		       uint32_t admitted, uint64_t *index)
+		       uint32_t admitted, uint64_t *index, uint64_t now)
 {
 	uint8_t leaf[RELAY_LEAF_MAX];
-	uint64_t now = dx_now_ms();
 	size_t n = relay_leaf_roster(leaf, e->state, status, e->signed_bytes, e->signed_len, now);
 	int rc = relay_log_append(r, RELAY_LEAF_ROSTER, leaf, n, index);
 	if (rc != DX_OK) {
@@ -110,7 +109,7 @@ int relay_roster_admit(struct relay *r, const uint8_t *entry, size_t len, uint32
 	if (rc != DX_OK) {
 		return rc;
 	}
-	rc = store_entry(r, e, status, status, &index);
+	rc = store_entry(r, e, status, status, &index, dx_now_ms());
 	if (rc == DX_OK) {
 		memcpy(state_out, e->state, DX_STATE_LEN + 1);
 	}
@@ -144,13 +143,14 @@ int relay_roster_set_status(struct relay *r, const char *state, uint32_t status)
 	if (rc != DX_OK) {
 		return rc;
 	}
-	rc = store_entry(r, e, status == 0 ? m->admitted_status : status, m->admitted_status, &index);
+	rc = store_entry(r, e, status == 0 ? m->admitted_status : status, m->admitted_status, &index,
+			 dx_now_ms());
 	roster_entry_free(e);
 	return rc;
 }
 
 int relay_roster_publish(struct relay *r, const char *node, const uint8_t *entry, size_t len,
-			 uint64_t *index)
+			 uint64_t *index, uint64_t time_ms)
 {
 	struct roster_entry *e = NULL;
 	struct relay_member *m = relay_member(r, node);
@@ -167,7 +167,7 @@ int relay_roster_publish(struct relay *r, const char *node, const uint8_t *entry
 	} else if (e->issued_ms <= m->issued_ms) {
 		rc = DX_EDUPLICATE_ENTRY;
 	} else {
-		rc = store_entry(r, e, m->status, m->admitted_status, index);
+		rc = store_entry(r, e, m->status, m->admitted_status, index, time_ms);
 	}
 	roster_entry_free(e);
 	return rc;

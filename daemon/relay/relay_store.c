@@ -39,7 +39,7 @@ static const char SCHEMA[] =
 	"CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL, text BLOB NOT NULL);"
 	"CREATE TABLE statements ("
 	"  leaf_index INTEGER PRIMARY KEY, kind INTEGER NOT NULL, digest BLOB NOT NULL,"
-	"  request_hash BLOB NOT NULL UNIQUE, request BLOB NOT NULL);";
+	"  request_hash BLOB NOT NULL UNIQUE, request BLOB NOT NULL, time_ms INTEGER NOT NULL);";
 
 int relay_store_open(struct relay *r, const char *path)
 {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "roster.h"
 #include "testlib.h"
 
 /* Submit, resend, list, fetch, open, acknowledge: every step with its receipt. */
@@ -237,6 +238,43 @@ static void test_quota(void **state)
 	tclient_close(&cf);
 }
 
+/* A State publishes a newer entry of its own (new prekeys); the receipt proves the roster leaf. */
+static void test_publish(void **state)
+{
+	(void)state;
+	struct tclient cf;
+	uint8_t *entry = NULL;
+	size_t len;
+	rh_open_client(&cf, H.fra);
+	assert_dx_ok(keys_rotate_prekey(H.fra, dx_now_ms(), KEYS_PREKEY_PERIOD_MS));
+	assert_dx_ok(roster_entry_build(H.fra, "France", NULL, 0, dx_now_ms() + 1, &entry, &len));
+	Dx__RequestBody b = DX__REQUEST_BODY__INIT;
+	Dx__PublishOp p = DX__PUBLISH_OP__INIT;
+	p.signed_entry = (ProtobufCBinaryData){ len, entry };
+	b.op_case = DX__REQUEST_BODY__OP_PUBLISH;
+	b.publish = &p;
+	Dx__RelayResponse *r = rh_call(&cf, &b, DX_OK);
+	uint8_t leaf[RELAY_LEAF_MAX];
+	size_t n = relay_leaf_roster(leaf, "FRA", RELAY_STATUS_PARTY, entry, len, r->receipt->time_ms);
+	assert_dx_ok(relay_receipt_verify(r->receipt, leaf, n, &H.rid, NULL));
+	dx__relay_response__free_unpacked(r, NULL);
+	/* The same entry again changes nothing. */
+	b.time_ms = 0;
+	r = rh_call(&cf, &b, DX_EDUPLICATE_ENTRY);
+	dx__relay_response__free_unpacked(r, NULL);
+	/* Another State's entry cannot be published in FRA's name. */
+	uint8_t *other = NULL;
+	size_t olen;
+	assert_dx_ok(roster_entry_build(H.mex, "Mexico", NULL, 0, dx_now_ms() + 2, &other, &olen));
+	p.signed_entry = (ProtobufCBinaryData){ olen, other };
+	b.time_ms = 0;
+	r = rh_call(&cf, &b, DX_EROSTER);
+	dx__relay_response__free_unpacked(r, NULL);
+	free(other);
+	free(entry);
+	tclient_close(&cf);
+}
+
 /* Every relay file and its log: no plaintext, ever. */
 static void test_relay_blind(void **state)
 {
@@ -258,6 +296,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_suspension),
 		cmocka_unit_test(test_quota),
+		cmocka_unit_test(test_publish),
 		cmocka_unit_test(test_relay_blind),
 	};
 	if (sodium_init() < 0) {

@@ -1,0 +1,6 @@
+# The State node's relay client against a real divex-relay child process.
+if(TARGET divex-relay)
+  divex_add_test(test_relay_client SOURCES relay/test_relay_client.c
+    LIBS divex_relay_client divex_relay_testlib divex_seal TIMEOUT 300)
+  add_dependencies(test_relay_client divex-relay)
+endif()
