@@ -225,6 +225,51 @@ int nstore_step_row(sqlite3_stmt *s)
 	return rc == SQLITE_DONE ? 0 : db_from_sqlite(rc);
 }
 
+int nstore_put_receipt(struct node_store *st, const uint8_t *key, const uint8_t *receipt,
+		       size_t receipt_len, nstore_receipt_fn apply)
+{
+	struct tx tx;
+	if (receipt == NULL || receipt_len == 0) {
+		return DX_EINVAL;
+	}
+	if (receipt_len > NODE_STORE_RECEIPT_MAX) {
+		return DX_ETOOBIG;
+	}
+	int rc = nstore_tx_begin(st, &tx);
+	if (rc != DX_OK) {
+		return rc;
+	}
+	return nstore_tx_end(st, &tx, apply(st, key, receipt, receipt_len));
+}
+
+int nstore_collect(sqlite3_stmt *s, size_t elem, int (*row)(sqlite3_stmt *s, void *rec),
+		   void **out, size_t *n)
+{
+	uint8_t *v = NULL;
+	size_t count = 0, cap = 0;
+	int rc;
+	while ((rc = nstore_step_row(s)) == 1) {
+		if (count == cap) {
+			size_t ncap = cap > 0 ? cap * 2 : 16;
+			uint8_t *nv = ncap <= SIZE_MAX / elem ? realloc(v, ncap * elem) : NULL;
+			if (nv == NULL) {
+				rc = DX_ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		if ((rc = row(s, v + count * elem)) != DX_OK) {
+			break;
+		}
+		count++;
+	}
+	sqlite3_reset(s);
+	*out = v;
+	*n = count;
+	return rc;
+}
+
 /* label || 0x00 || pk: the associated data of a sealed column. */
 static size_t make_ad(uint8_t *ad, size_t cap, const char *label, const uint8_t *pk, size_t pk_len)
 {

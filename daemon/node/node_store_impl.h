@@ -48,6 +48,21 @@ int nstore_tx_end(struct node_store *st, struct tx *tx, int rc) DX_MUST_CHECK;
 int nstore_step_done(sqlite3_stmt *s) DX_MUST_CHECK;
 /* Steps once: 1 for a row, 0 for none, or a negative DX_E* code. */
 int nstore_step_row(sqlite3_stmt *s);
+/* Stores a relay receipt for the row named by key through apply(), in its own
+ * transaction (or the open batch), after checking the receipt's size. */
+typedef int (*nstore_receipt_fn)(struct node_store *st, const uint8_t *key, const uint8_t *receipt,
+				 size_t receipt_len);
+int nstore_put_receipt(struct node_store *st, const uint8_t *key, const uint8_t *receipt,
+		       size_t receipt_len, nstore_receipt_fn apply) DX_MUST_CHECK;
+/*
+ * Reads every remaining row of s into a new array of elem-byte records, each
+ * filled by row() (which cleans up after itself when it fails). Listings read
+ * all their rows before calling back, so that a callback may use the store.
+ * *out (malloc'd, NULL when empty) and *n hold the records read, also on
+ * failure, for the caller to release; s is reset.
+ */
+int nstore_collect(sqlite3_stmt *s, size_t elem, int (*row)(sqlite3_stmt *s, void *rec),
+		   void **out, size_t *n) DX_MUST_CHECK;
 
 /*
  * Seals pt under the store key with a fresh random nonce; ad = label || 0x00

@@ -250,18 +250,7 @@ int node_store_inbox_mark_acked(struct node_store *st,
 				const uint8_t digest[static NODE_STORE_DIGEST_LEN],
 				const uint8_t *receipt, size_t receipt_len)
 {
-	if (receipt == NULL || receipt_len == 0) {
-		return DX_EINVAL;
-	}
-	if (receipt_len > NODE_STORE_RECEIPT_MAX) {
-		return DX_ETOOBIG;
-	}
-	struct tx tx;
-	int rc = nstore_tx_begin(st, &tx);
-	if (rc != DX_OK) {
-		return rc;
-	}
-	return nstore_tx_end(st, &tx, ack_apply(st, digest, receipt, receipt_len));
+	return nstore_put_receipt(st, digest, receipt, receipt_len, ack_apply);
 }
 
 static int row_info(struct node_store *st, sqlite3_stmt *s, struct node_store_inbox_info *m)
@@ -439,6 +428,14 @@ int node_store_inbox_highest(struct node_store *st, const char *peer, uint64_t *
 	return DX_OK;
 }
 
+static int gap_row(sqlite3_stmt *s, void *rec)
+{
+	uint64_t *g = rec;
+	g[0] = nstore_col_u64(s, 0);
+	g[1] = nstore_col_u64(s, 1);
+	return DX_OK;
+}
+
 int node_store_inbox_gaps(struct node_store *st, const char *peer, node_store_gap_fn cb, void *ctx)
 {
 	if (peer == NULL || !dx_state_valid(peer)) {
@@ -448,35 +445,19 @@ int node_store_inbox_gaps(struct node_store *st, const char *peer, node_store_ga
 		return DX_EINVAL;
 	}
 	sqlite3_stmt *s;
-	uint64_t(*v)[2] = NULL;
-	size_t n = 0, cap = 0;
+	void *mem = NULL;
+	size_t n = 0;
 	int rc = db_stmt(st->db, "SELECT first, last FROM gaps WHERE peer = ? ORDER BY first", &s);
 	if (rc != DX_OK) {
 		return rc;
 	}
 	sqlite3_bind_text(s, 1, peer, DX_STATE_LEN, SQLITE_STATIC);
-	while ((rc = nstore_step_row(s)) == 1) {
-		if (n == cap) {
-			size_t ncap = cap > 0 ? cap * 2 : 16;
-			void *nv = realloc(v, ncap * sizeof(*v));
-			if (nv == NULL) {
-				rc = DX_ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
-		v[n][0] = nstore_col_u64(s, 0);
-		v[n][1] = nstore_col_u64(s, 1);
-		n++;
+	rc = nstore_collect(s, sizeof(uint64_t[2]), gap_row, &mem, &n);
+	uint64_t(*v)[2] = mem;
+	for (size_t i = 0; rc == DX_OK && i < n; i++) {
+		rc = cb(ctx, v[i][0], v[i][1]);
 	}
-	sqlite3_reset(s);
-	if (rc == 0) {
-		for (size_t i = 0; i < n && rc == DX_OK; i++) {
-			rc = cb(ctx, v[i][0], v[i][1]);
-		}
-	}
-	free(v);
+	free(mem);
 	return rc;
 }
 

@@ -466,18 +466,7 @@ int node_store_outbox_mark_receipted(struct node_store *st,
 				     const uint8_t msg_id[static NODE_STORE_MSG_ID_LEN],
 				     const uint8_t *receipt, size_t receipt_len)
 {
-	if (receipt == NULL || receipt_len == 0) {
-		return DX_EINVAL;
-	}
-	if (receipt_len > NODE_STORE_RECEIPT_MAX) {
-		return DX_ETOOBIG;
-	}
-	struct tx tx;
-	int rc = nstore_tx_begin(st, &tx);
-	if (rc != DX_OK) {
-		return rc;
-	}
-	return nstore_tx_end(st, &tx, receipt_apply(st, msg_id, receipt, receipt_len));
+	return nstore_put_receipt(st, msg_id, receipt, receipt_len, receipt_apply);
 }
 
 int node_store_outbox_mark_failed(struct node_store *st,

@@ -319,39 +319,29 @@ int node_store_roster_pending_entry(struct node_store *st, const char *state, ui
 			  entry_len);
 }
 
+static int roster_rec(sqlite3_stmt *s, void *rec)
+{
+	return roster_row(s, rec);
+}
+
 int node_store_roster_list(struct node_store *st, node_store_roster_fn cb, void *ctx)
 {
 	if (cb == NULL) {
 		return DX_EINVAL;
 	}
 	sqlite3_stmt *s;
-	struct node_store_roster_info *v = NULL;
-	size_t n = 0, cap = 0;
+	void *mem = NULL;
+	size_t n = 0;
 	int rc = db_stmt(st->db, "SELECT " ROSTER_COLS " FROM roster ORDER BY state", &s);
 	if (rc != DX_OK) {
 		return rc;
 	}
-	while ((rc = nstore_step_row(s)) == 1) {
-		if (n == cap) {
-			size_t ncap = cap > 0 ? cap * 2 : 32;
-			void *nv = realloc(v, ncap * sizeof(*v));
-			if (nv == NULL) {
-				rc = DX_ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
-		if ((rc = roster_row(s, &v[n])) != DX_OK) {
-			break;
-		}
-		n++;
-	}
-	sqlite3_reset(s);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
+	rc = nstore_collect(s, sizeof(struct node_store_roster_info), roster_rec, &mem, &n);
+	struct node_store_roster_info *v = mem;
+	for (size_t i = 0; rc == DX_OK && i < n; i++) {
 		rc = cb(ctx, &v[i]);
 	}
-	free(v);
+	free(mem);
 	return rc;
 }
 
@@ -540,14 +530,19 @@ static int conflict_row(sqlite3_stmt *s, struct conflict_row *r)
 	return DX_OK;
 }
 
+static int conflict_rec(sqlite3_stmt *s, void *rec)
+{
+	return conflict_row(s, rec);
+}
+
 int node_store_checkpoint_conflicts(struct node_store *st, node_store_conflict_fn cb, void *ctx)
 {
 	if (cb == NULL) {
 		return DX_EINVAL;
 	}
 	sqlite3_stmt *s;
-	struct conflict_row *v = NULL;
-	size_t n = 0, cap = 0;
+	void *mem = NULL;
+	size_t n = 0;
 	int rc = db_stmt(st->db,
 			 "SELECT kind, held_size, held_text, offered_size, offered_text, source,"
 			 " seen_ms FROM conflicts ORDER BY id",
@@ -555,30 +550,15 @@ int node_store_checkpoint_conflicts(struct node_store *st, node_store_conflict_f
 	if (rc != DX_OK) {
 		return rc;
 	}
-	while ((rc = nstore_step_row(s)) == 1) {
-		if (n == cap) {
-			size_t ncap = cap > 0 ? cap * 2 : 8;
-			void *nv = realloc(v, ncap * sizeof(*v));
-			if (nv == NULL) {
-				rc = DX_ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
-		if ((rc = conflict_row(s, &v[n])) != DX_OK) {
-			break;
-		}
-		n++;
-	}
-	sqlite3_reset(s);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
+	rc = nstore_collect(s, sizeof(struct conflict_row), conflict_rec, &mem, &n);
+	struct conflict_row *v = mem;
+	for (size_t i = 0; rc == DX_OK && i < n; i++) {
 		rc = cb(ctx, &v[i].c);
 	}
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].held);
 		free(v[i].offered);
 	}
-	free(v);
+	free(mem);
 	return rc;
 }
