@@ -242,6 +242,27 @@ int nstore_put_receipt(struct node_store *st, const uint8_t *key, const uint8_t 
 	return nstore_tx_end(st, &tx, apply(st, key, receipt, receipt_len));
 }
 
+int nstore_peer_value(struct node_store *st, const char *peer, const char *select,
+		      sqlite3_int64 *out)
+{
+	sqlite3_stmt *s;
+	int rc = db_stmt(st->db, "INSERT INTO peers (peer) VALUES (?) ON CONFLICT DO NOTHING", &s);
+	if (rc != DX_OK) {
+		return rc;
+	}
+	sqlite3_bind_text(s, 1, peer, DX_STATE_LEN, SQLITE_STATIC);
+	if ((rc = nstore_step_done(s)) != DX_OK || (rc = db_stmt(st->db, select, &s)) != DX_OK) {
+		return rc;
+	}
+	sqlite3_bind_text(s, 1, peer, DX_STATE_LEN, SQLITE_STATIC);
+	if ((rc = nstore_step_row(s)) <= 0) {
+		return rc == 0 ? DX_EINTERNAL : rc;
+	}
+	*out = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return DX_OK;
+}
+
 int nstore_collect(sqlite3_stmt *s, size_t elem, int (*row)(sqlite3_stmt *s, void *rec),
 		   void **out, size_t *n)
 {

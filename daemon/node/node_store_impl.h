@@ -48,6 +48,10 @@ int nstore_tx_end(struct node_store *st, struct tx *tx, int rc) DX_MUST_CHECK;
 int nstore_step_done(sqlite3_stmt *s) DX_MUST_CHECK;
 /* Steps once: 1 for a row, 0 for none, or a negative DX_E* code. */
 int nstore_step_row(sqlite3_stmt *s);
+/* Makes sure peer has a row in `peers`, then reads one integer column of it
+ * with `select` (which takes the peer as its one parameter). */
+int nstore_peer_value(struct node_store *st, const char *peer, const char *select,
+		      sqlite3_int64 *out) DX_MUST_CHECK;
 /* Stores a relay receipt for the row named by key through apply(), in its own
  * transaction (or the open batch), after checking the receipt's size. */
 typedef int (*nstore_receipt_fn)(struct node_store *st, const uint8_t *key, const uint8_t *receipt,

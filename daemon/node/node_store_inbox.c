@@ -108,21 +108,12 @@ static int gap_fill(struct node_store *st, const char *peer, uint64_t seq)
 static int sequence_update(struct node_store *st, const char *peer, uint64_t seq)
 {
 	sqlite3_stmt *s;
-	int rc = db_stmt(st->db, "INSERT INTO peers (peer) VALUES (?) ON CONFLICT DO NOTHING", &s);
+	sqlite3_int64 value;
+	int rc = nstore_peer_value(st, peer, "SELECT highest_in FROM peers WHERE peer = ?", &value);
 	if (rc != DX_OK) {
 		return rc;
 	}
-	sqlite3_bind_text(s, 1, peer, DX_STATE_LEN, SQLITE_STATIC);
-	if ((rc = nstore_step_done(s)) != DX_OK ||
-	    (rc = db_stmt(st->db, "SELECT highest_in FROM peers WHERE peer = ?", &s)) != DX_OK) {
-		return rc;
-	}
-	sqlite3_bind_text(s, 1, peer, DX_STATE_LEN, SQLITE_STATIC);
-	if ((rc = nstore_step_row(s)) <= 0) {
-		return rc == 0 ? DX_EINTERNAL : rc;
-	}
-	uint64_t highest = nstore_col_u64(s, 0);
-	sqlite3_reset(s);
+	uint64_t highest = value > 0 ? (uint64_t)value : 0;
 	if (seq <= highest) {
 		return gap_fill(st, peer, seq);
 	}

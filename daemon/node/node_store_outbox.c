@@ -177,21 +177,11 @@ int node_store_outbox_enqueue(struct node_store *st, const char *recipient, cons
 static int allocate_sequence(struct node_store *st, const char *peer, uint64_t *out)
 {
 	sqlite3_stmt *s;
-	int rc = db_stmt(st->db, "INSERT INTO peers (peer) VALUES (?) ON CONFLICT DO NOTHING", &s);
+	sqlite3_int64 next;
+	int rc = nstore_peer_value(st, peer, "SELECT next_out FROM peers WHERE peer = ?", &next);
 	if (rc != DX_OK) {
 		return rc;
 	}
-	sqlite3_bind_text(s, 1, peer, DX_STATE_LEN, SQLITE_STATIC);
-	if ((rc = nstore_step_done(s)) != DX_OK ||
-	    (rc = db_stmt(st->db, "SELECT next_out FROM peers WHERE peer = ?", &s)) != DX_OK) {
-		return rc;
-	}
-	sqlite3_bind_text(s, 1, peer, DX_STATE_LEN, SQLITE_STATIC);
-	if ((rc = nstore_step_row(s)) <= 0) {
-		return rc == 0 ? DX_EINTERNAL : rc;
-	}
-	sqlite3_int64 next = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
 	if (next < 1 || next == INT64_MAX) {
 		return DX_EPARSE;
 	}
