@@ -75,6 +75,10 @@ enum dx_err {
 	DX_EINTERNAL = -99,
 	/* The roster mirror on a node. */
 	DX_EKEY_CHANGED = -100,
+	/* Local control socket (CLI <-> divexd). */
+	DX_ENODAEMON = -110,
+	DX_EFORBIDDEN = -111,
+	DX_EAMBIGUOUS = -112,
 };
 
 /* A sentence describing the error and what to do about it. Never NULL. */

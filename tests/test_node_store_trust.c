@@ -395,7 +395,7 @@ static void test_error_code(void **state)
 	assert_int_equal(DX_EKEY_CHANGED, -100);
 	assert_string_equal(dx_errname(DX_EKEY_CHANGED), "DX_EKEY_CHANGED");
 	assert_non_null(
-		strstr(dx_strerror(DX_EKEY_CHANGED), "divex keys accept STATE FINGERPRINT"));
+		strstr(dx_strerror(DX_EKEY_CHANGED), "divex keys verify STATE FINGERPRINT"));
 }
 
 int main(void)
