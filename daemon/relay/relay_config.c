@@ -7,7 +7,9 @@
  * an option cannot be accepted without being checked or written without
  * being parseable. The file is read whole (with a cap) and scanned before
  * inih sees it, because inih silently splits lines longer than its buffer
- * and treats indented lines as continuations of the previous value.
+ * and treats indented lines as continuations of the previous value; those
+ * strict-INI helpers are shared with the State node's reader
+ * (daemon/core/cfgfile.h).
  */
 #include "relay_config.h"
 
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfgfile.h"
 #include "checkpoint.h"
 #include "health.h"
 #include "util.h"
@@ -97,10 +100,6 @@ static const char *const level_names[] = {
 	[RELAY_LOG_DEBUG] = "debug",
 };
 
-static const char *const url_schemes[] = {
-	"tls+tcp://", "tls+tcp4://", "tls+tcp6://", "tcp://", "tcp4://", "tcp6://", "ipc://",
-};
-
 struct parse {
 	struct relay_config cfg;
 	const char *home;
@@ -119,21 +118,7 @@ const char *relay_config_log_level_name(enum relay_log_level level)
 
 int relay_config_url_is_tls(const char *url)
 {
-	return strncmp(url, "tls+", 4) == 0;
-}
-
-/* Joins home and a relative path; an absolute path is kept. */
-static int resolve_path(char *out, size_t outsz, const char *home, const char *path)
-{
-	int n;
-	if (path[0] == '/' || home == NULL) {
-		n = snprintf(out, outsz, "%s", path);
-	} else if (strcmp(path, ".") == 0) {
-		n = snprintf(out, outsz, "%s", home);
-	} else {
-		n = snprintf(out, outsz, "%s/%s", home, path);
-	}
-	return n >= 0 && (size_t)n < outsz ? 0 : DX_EINVAL;
+	return cfgfile_url_is_tls(url);
 }
 
 void relay_config_defaults(struct relay_config *cfg, const char *home)
@@ -143,10 +128,11 @@ void relay_config_defaults(struct relay_config *cfg, const char *home)
 	snprintf(cfg->name, sizeof(cfg->name), "%s", RELAY_CONFIG_DEFAULT_NAME);
 	snprintf(cfg->admin_listen, sizeof(cfg->admin_listen), "%s", RELAY_CONFIG_DEFAULT_ADMIN);
 	/* A home too long for a path leaves the paths empty; relay_config_load() refuses it. */
-	if (resolve_path(cfg->data_dir, sizeof(cfg->data_dir), h, ".") != 0 ||
-	    resolve_path(cfg->cert_file, sizeof(cfg->cert_file), h, RELAY_CONFIG_TLS_CERT_NAME) !=
-		    0 ||
-	    resolve_path(cfg->key_file, sizeof(cfg->key_file), h, RELAY_CONFIG_TLS_KEY_NAME) != 0) {
+	if (cfgfile_resolve_path(cfg->data_dir, sizeof(cfg->data_dir), h, ".") != 0 ||
+	    cfgfile_resolve_path(cfg->cert_file, sizeof(cfg->cert_file), h,
+				 RELAY_CONFIG_TLS_CERT_NAME) != 0 ||
+	    cfgfile_resolve_path(cfg->key_file, sizeof(cfg->key_file), h,
+				 RELAY_CONFIG_TLS_KEY_NAME) != 0) {
 		cfg->data_dir[0] = cfg->cert_file[0] = cfg->key_file[0] = '\0';
 	}
 	cfg->log_level = RELAY_LOG_INFO;
@@ -164,72 +150,6 @@ void relay_config_defaults(struct relay_config *cfg, const char *home)
 	};
 }
 
-static int printable_token(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s <= 0x20 || *s >= 0x7f) {
-			return 0;
-		}
-	}
-	return 1;
-}
-
-static int url_valid(const char *url)
-{
-	if (strlen(url) > RELAY_CONFIG_URL_MAX || !printable_token(url)) {
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof(url_schemes) / sizeof(url_schemes[0]); i++) {
-		size_t n = strlen(url_schemes[i]);
-		if (strncmp(url, url_schemes[i], n) == 0) {
-			return url[n] != '\0';
-		}
-	}
-	return 0;
-}
-
-/* Parses a decimal count, or for sizes a count with an optional KiB/MiB/GiB/TiB suffix. */
-static int parse_number(const char *v, int size, uint64_t *out)
-{
-	uint64_t n = 0, mult = 1;
-	const char *p = v;
-	if (*p < '0' || *p > '9') {
-		return DX_EPARSE;
-	}
-	for (; *p >= '0' && *p <= '9'; p++) {
-		uint64_t d = (uint64_t)(*p - '0');
-		if (n > (UINT64_MAX - d) / 10) {
-			return DX_EPARSE;
-		}
-		n = n * 10 + d;
-	}
-	if (size) {
-		while (*p == ' ') {
-			p++;
-		}
-		static const struct {
-			const char *suffix;
-			uint64_t mult;
-		} units[] = {
-			{ "", 1 }, { "KiB", KIB }, { "MiB", MIB }, { "GiB", GIB }, { "TiB", TIB }
-		};
-		size_t i = 0;
-		while (i < sizeof(units) / sizeof(units[0]) && strcmp(p, units[i].suffix) != 0) {
-			i++;
-		}
-		if (i == sizeof(units) / sizeof(units[0])) {
-			return DX_EPARSE;
-		}
-		mult = units[i].mult;
-		p += strlen(p);
-	}
-	if (*p != '\0' || (mult > 1 && n > UINT64_MAX / mult)) {
-		return DX_EPARSE;
-	}
-	*out = n * mult;
-	return 0;
-}
-
 /* Checks value against o and stores it; on failure writes why into p->msg. */
 static int apply(struct parse *p, const struct opt *o, const char *value)
 {
@@ -245,7 +165,7 @@ static int apply(struct parse *p, const struct opt *o, const char *value)
 		}
 		break;
 	case K_URL:
-		if (!url_valid(value)) {
+		if (!cfgfile_url_valid(value, RELAY_CONFIG_URL_MAX)) {
 			snprintf(p->msg, sizeof(p->msg),
 				 "'%s' must be a URL starting tls+tcp://, tcp:// or ipc://",
 				 o->key);
@@ -263,8 +183,8 @@ static int apply(struct parse *p, const struct opt *o, const char *value)
 		break;
 	}
 	case K_PATH:
-		if (value[0] == '\0' || !printable_token(value) ||
-		    resolve_path(field, o->size, p->home, value) != 0) {
+		if (!cfgfile_token_valid(value) ||
+		    cfgfile_resolve_path(field, o->size, p->home, value) != 0) {
 			snprintf(p->msg, sizeof(p->msg),
 				 "'%s' must be a path without spaces, of at "
 				 "most %d bytes once resolved",
@@ -283,7 +203,8 @@ static int apply(struct parse *p, const struct opt *o, const char *value)
 		return DX_EPARSE;
 	case K_COUNT:
 	case K_SIZE:
-		if (parse_number(value, o->kind == K_SIZE, &n) != 0 || n < o->min || n > o->max) {
+		if (cfgfile_parse_u64(value, o->kind == K_SIZE, &n) != 0 || n < o->min ||
+		    n > o->max) {
 			snprintf(p->msg, sizeof(p->msg),
 				 "'%s' must be a%s number from %llu to %llu", o->key,
 				 o->kind == K_SIZE ? " byte" : "", (unsigned long long)o->min,
@@ -326,73 +247,8 @@ static int on_value(void *user, const char *section, const char *name, const cha
 	for (size_t i = 0; i < N_OPTS; i++) {
 		known |= strcmp(opts[i].section, section) == 0;
 	}
-	if (section[0] == '\0') {
-		snprintf(p->msg, sizeof(p->msg), "'%s' is outside any [section]", key);
-	} else if (!known) {
-		snprintf(p->msg, sizeof(p->msg), "unknown section [%s] (key '%s')", sec, key);
-	} else {
-		snprintf(p->msg, sizeof(p->msg), "unknown key '%s' in [%s]", key, sec);
-	}
+	cfgfile_explain_unknown(p->msg, sizeof(p->msg), section, name, known);
 	return 0;
-}
-
-/*
- * Refuses what inih would misread: NUL bytes, over-long lines, and indented
- * lines, which inih would take as the continuation of the previous value.
- * Returns the offending line's number, or 0.
- */
-static int prescan(const char *text, size_t len, const char **why)
-{
-	int line = 1;
-	size_t start = 0;
-	for (size_t i = 0; i <= len; i++) {
-		if (i < len && text[i] == '\0') {
-			*why = "NUL byte";
-			return line;
-		}
-		if (i < len && text[i] != '\n') {
-			continue;
-		}
-		size_t n = i - start;
-		if (n > 0 && text[start + n - 1] == '\r') {
-			n--;
-		}
-		if (n > RELAY_CONFIG_LINE_MAX) {
-			*why = "line too long";
-			return line;
-		}
-		if (n > 0 && (text[start] == ' ' || text[start] == '\t')) {
-			size_t k = start;
-			while (k < start + n && (text[k] == ' ' || text[k] == '\t')) {
-				k++;
-			}
-			if (k < start + n) {
-				*why = "indented line (continuation lines are not supported)";
-				return line;
-			}
-		}
-		start = i + 1;
-		line++;
-	}
-	return 0;
-}
-
-/*
- * Whether line number line (1-based) of text is a "key = value" line, which
- * inih hands to the handler, rather than one it refuses as a syntax error.
- */
-static int line_has_value(const char *text, int line)
-{
-	const char *p = text;
-	for (int l = 1; l < line && p != NULL; l++) {
-		p = strchr(p, '\n');
-		p = p != NULL ? p + 1 : NULL;
-	}
-	if (p == NULL) {
-		return 0;
-	}
-	size_t n = strcspn(p, "\n");
-	return p[0] != '[' && (memchr(p, '=', n) != NULL || memchr(p, ':', n) != NULL);
 }
 
 static int check_whole(struct parse *p)
@@ -431,11 +287,12 @@ static int parse_text(const char *where, const char *text, size_t len, const cha
 	relay_config_defaults(&p->cfg, home);
 	p->home = home;
 	const char *why = NULL;
-	int line = prescan(text, len, &why);
+	int line = cfgfile_prescan(text, len, RELAY_CONFIG_LINE_MAX, &why);
 	if (line == 0) {
 		line = ini_parse_string(text, on_value, p);
-		why = line > 0 && line_has_value(text, line) && p->msg[0] != '\0' ? p->msg
-										  : "syntax error";
+		why = line > 0 && cfgfile_line_has_value(text, line) && p->msg[0] != '\0'
+			      ? p->msg
+			      : "syntax error";
 	}
 	if (line < 0) {
 		snprintf(err, errlen, "%s: out of memory", where);
@@ -457,48 +314,22 @@ out:
 	return rc;
 }
 
-/* The directory holding path, into home. */
-static int home_of(const char *path, char *home, size_t n)
-{
-	const char *slash = strrchr(path, '/');
-	if (slash == NULL) {
-		return snprintf(home, n, ".") < (int)n ? 0 : DX_EINVAL;
-	}
-	size_t len = slash == path ? 1 : (size_t)(slash - path);
-	if (len >= n) {
-		return DX_EINVAL;
-	}
-	memcpy(home, path, len);
-	home[len] = '\0';
-	return 0;
-}
-
 int relay_config_load(const char *path, struct relay_config *cfg, char *err, size_t errlen)
 {
 	char home[RELAY_CONFIG_PATH_MAX];
 	char where[256];
-	uint8_t *data = NULL;
+	char *text = NULL;
 	size_t len = 0;
 	dx_escape(where, sizeof(where), path, strlen(path));
-	if (home_of(path, home, sizeof(home)) != 0) {
+	if (cfgfile_dir_of(path, home, sizeof(home)) != 0) {
 		snprintf(err, errlen, "%s: path too long", where);
 		return DX_EINVAL;
 	}
-	int rc = dx_read_file(path, RELAY_CONFIG_FILE_MAX, &data, &len);
+	int rc = cfgfile_read_text(path, RELAY_CONFIG_FILE_MAX, &text, &len);
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: %s", where, dx_strerror(rc));
 		return rc;
 	}
-	/* dx_read_file() gives raw bytes; inih wants a C string. */
-	char *text = malloc(len + 1);
-	if (text == NULL) {
-		free(data);
-		snprintf(err, errlen, "%s: out of memory", where);
-		return DX_ENOMEM;
-	}
-	memcpy(text, data, len);
-	text[len] = '\0';
-	free(data);
 	rc = parse_text(where, text, len, home, cfg, err, errlen);
 	free(text);
 	return rc;
@@ -627,7 +458,8 @@ int relay_config_write_default(const char *path, const char *listen, const char 
 	admin = admin != NULL ? admin : RELAY_CONFIG_DEFAULT_ADMIN;
 	name = name != NULL ? name : RELAY_CONFIG_DEFAULT_NAME;
 	/* Checked before composing, so that no value can smuggle in a line of its own. */
-	if (listen == NULL || !url_valid(listen) || !checkpoint_name_valid(name) ||
+	if (listen == NULL || !cfgfile_url_valid(listen, RELAY_CONFIG_URL_MAX) ||
+	    !checkpoint_name_valid(name) ||
 	    health_split_addr(admin, host, sizeof(host), &port) != 0) {
 		return DX_EINVAL;
 	}
