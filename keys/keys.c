@@ -134,6 +134,19 @@ static int add_prekey(struct keys *k, const uint8_t *secret, uint64_t from_ms, u
 	return DX_OK;
 }
 
+void keys_derive_local_key(const struct keys *k, uint8_t out[static KEYS_STORE_KEY_LEN],
+			   const char *purpose)
+{
+	static const char label[] = "divex/v1/store-key";
+	crypto_generichash_state h;
+	/* The seed is the first half of libsodium's Ed25519 secret key. */
+	crypto_generichash_init(&h, k->sec->identity_sk, KEYS_SIGN_SEED_LEN, KEYS_STORE_KEY_LEN);
+	crypto_generichash_update(&h, (const uint8_t *)label, sizeof(label));
+	crypto_generichash_update(&h, (const uint8_t *)purpose, strlen(purpose));
+	crypto_generichash_final(&h, out, KEYS_STORE_KEY_LEN);
+	sodium_memzero(&h, sizeof(h));
+}
+
 int keys_generate(const char *state, uint64_t now_ms, uint64_t period_ms, const uint8_t *seed,
 		  struct keys **out)
 {

@@ -74,6 +74,16 @@ void keys_static_sig(const struct keys *k, uint8_t sig[static KEYS_SIG_LEN]);
 void keys_sign(const struct keys *k, uint8_t sig[static KEYS_SIG_LEN], const uint8_t *msg,
 	       size_t len);
 
+/*
+ * A 32-byte key for data the State keeps at rest (the node's store), derived
+ * from the identity secret: BLAKE2b-256 keyed with the identity seed over
+ * "divex/v1/store-key" 0x00 || purpose. It needs no file of its own, is lost
+ * with the key file and no sooner, and differs per purpose.
+ */
+#define KEYS_STORE_KEY_LEN 32
+void keys_derive_local_key(const struct keys *k, uint8_t out[static KEYS_STORE_KEY_LEN],
+			   const char *purpose);
+
 /* X25519(static secret, peer); DX_EDH when the result is all zero. */
 int keys_dh_static(const struct keys *k, uint8_t out[static KEYS_DH_LEN],
 		   const uint8_t peer[static KEYS_DH_PK_LEN]) DX_MUST_CHECK;

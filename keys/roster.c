@@ -454,3 +454,22 @@ const struct roster_prekey *roster_entry_current_prekey(const struct roster_entr
 	}
 	return best;
 }
+
+size_t roster_entry_contacts(const struct roster_entry *e, struct roster_contact *out, size_t max)
+{
+	const Dx__RosterEntry *m = e->msg;
+	size_t n = 0;
+	for (size_t i = 0; m != NULL && i < m->n_contacts && n < max; i++) {
+		const Dx__Contact *src = m->contacts[i];
+		struct roster_contact *dst = &out[n++];
+		dst->role = src->role;
+		dst->agency = src->agency;
+		dst->name = src->name;
+		dst->email = src->email;
+		dst->phone = src->phone;
+		dst->channels = src->channels;
+		dst->languages = (const char *const *)src->languages;
+		dst->n_languages = src->n_languages;
+	}
+	return n;
+}

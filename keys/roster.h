@@ -59,6 +59,13 @@ int roster_entry_build(const struct keys *k, const char *display_name,
 		       const struct roster_contact *contacts, size_t n_contacts, uint64_t now_ms,
 		       uint8_t **out, size_t *out_len) DX_MUST_CHECK;
 
+/*
+ * The contacts of a verified entry as roster_entry_build() takes them, so that
+ * a rebuilt entry (a new prekey) keeps what the State published. The strings
+ * point into e. Returns how many were written (at most max).
+ */
+size_t roster_entry_contacts(const struct roster_entry *e, struct roster_contact *out, size_t max);
+
 /* Parses and verifies a serialized SignedRosterEntry. */
 int roster_entry_verify(const uint8_t *buf, size_t len, struct roster_entry **out) DX_MUST_CHECK;
 void roster_entry_free(struct roster_entry *e);

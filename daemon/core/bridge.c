@@ -508,6 +508,10 @@ static int server_listen(struct bridge_server *s, const struct bridge_server_con
 			return bridge_tls_err(rc);
 		}
 	}
+	if (cfg->ipc_mode != 0 &&
+	    (rc = nng_listener_set_int(s->listener, NNG_OPT_IPC_PERMISSIONS, cfg->ipc_mode)) != 0) {
+		return bridge_from_nng(rc);
+	}
 	if ((rc = nng_listener_start(s->listener, 0)) != 0) {
 		return bridge_from_nng(rc);
 	}

@@ -59,6 +59,8 @@ struct bridge_server_config {
 	unsigned contexts; /* concurrent requests, 1..BRIDGE_CONTEXTS_MAX, e.g. 64 */
 	size_t recv_max;   /* largest request accepted, > 0; larger ones are dropped */
 	struct bridge_tls tls;
+	/* ipc:// only: the socket file's mode (e.g. 0666), 0 for nng's default. */
+	int ipc_mode;
 };
 
 struct bridge_server;

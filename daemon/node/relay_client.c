@@ -146,8 +146,8 @@ static void track(struct relay_client *c, const struct cp_slot *s)
 	}
 }
 
-static int parse_checkpoint(const struct relay_client *c, const uint8_t *text, size_t len,
-			    struct cp_slot *out)
+int relay_client_parse_checkpoint(const struct relay_client *c, const uint8_t *text, size_t len,
+				  struct cp_slot *out)
 {
 	int rc = checkpoint_parse_verify(text, len, c->relay.name, c->relay.name, c->relay.pk,
 					 &out->cp);
@@ -167,7 +167,7 @@ int relay_client_set_checkpoint(struct relay_client *c, const uint8_t *text, siz
 	if (c->latest.set || c->sent) {
 		return DX_EEXIST;
 	}
-	int rc = parse_checkpoint(c, text, len, &s);
+	int rc = relay_client_parse_checkpoint(c, text, len, &s);
 	if (rc == DX_OK) {
 		c->latest = s;
 	}
@@ -262,7 +262,7 @@ static void on_reply(void *arg, int rc, const uint8_t *data, size_t len)
 	}
 	if (rc == DX_OK && r->checkpoint.len > 0) {
 		/* A checkpoint not signed by the pinned key makes the whole answer suspect. */
-		if (parse_checkpoint(c, r->checkpoint.data, r->checkpoint.len, &s) != DX_OK) {
+		if (relay_client_parse_checkpoint(c, r->checkpoint.data, r->checkpoint.len, &s) != DX_OK) {
 			rc = DX_EPROOF;
 		} else if (!c->closing) {
 			track(c, &s);
@@ -273,6 +273,8 @@ static void on_reply(void *arg, int rc, const uint8_t *data, size_t len)
 	}
 	if (op->kind == OP_CONSISTENCY) {
 		finish_consistency(op, rc, rc == DX_OK ? r : NULL);
+	} else if (op->kind == OP_PROVE_SYNC || op->kind == OP_PROVE_PROOF) {
+		relay_client_prove_finish(op, rc, rc == DX_OK ? r : NULL);
 	} else {
 		relay_client_op_finish(op, rc, rc == DX_OK ? r : NULL);
 	}
@@ -299,6 +301,9 @@ void relay_client_op_free(struct op *op)
 {
 	free(op->request);
 	free(op->entry);
+	if (op->prove != NULL) {
+		relay_client_prove_free(op->prove);
+	}
 	free(op);
 }
 

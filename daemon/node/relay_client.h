@@ -178,6 +178,20 @@ int relay_client_download(struct relay_client *c, const uint8_t id[static RELAY_
 int relay_client_sync(struct relay_client *c, relay_client_done_fn cb, void *arg) DX_MUST_CHECK;
 
 /*
+ * Proves a checkpoint that came from elsewhere (a peer's envelope, an old
+ * receipt) consistent with the relay's current one: asks the relay for its
+ * checkpoint, then for a consistency proof from the given size. cb (may be
+ * NULL) gets 0 when it holds; DX_ELOG_INCONSISTENT (the relay now shows a
+ * smaller tree, or the same size with another root) or DX_EPROOF (the proof
+ * fails) when the two cannot both be true, and then on_alarm is raised with
+ * the given text as old and the relay's current one as new; any other code
+ * when nothing could be proved (transport, refusal). The text is verified
+ * with the pinned key first: its error is returned and cb is not called.
+ */
+int relay_client_prove(struct relay_client *c, const uint8_t *text, size_t len,
+		       relay_client_done_fn cb, void *arg) DX_MUST_CHECK;
+
+/*
  * The receipt checks the operations use, exposed for tests and audits: 0, or
  * DX_EPROOF when the receipt does not prove the leaf under the relay's key.
  */

@@ -20,6 +20,8 @@ enum op_kind {
 	OP_DOWNLOAD,
 	OP_SYNC,
 	OP_CONSISTENCY,
+	OP_PROVE_SYNC,  /* relay_client_prove: the relay's current checkpoint */
+	OP_PROVE_PROOF, /* relay_client_prove: consistency of the given one with it */
 	N_OP_KINDS,
 };
 
@@ -71,7 +73,15 @@ struct op {
 	char sender[DX_STATE_LEN + 1];
 	char recipient[DX_STATE_LEN + 1];
 	uint32_t max; /* download: the most bytes the answer may carry */
+	struct prove_ctx *prove; /* relay_client_prove: what is being proved; owned */
 };
+
+/* relay_client_peer.c: finishes OP_PROVE_*; frees nothing but what it allocated. */
+void relay_client_prove_finish(struct op *op, int rc, const Dx__RelayResponse *r);
+void relay_client_prove_free(struct prove_ctx *p);
+/* Verifies a checkpoint with the pinned relay key into a slot. */
+int relay_client_parse_checkpoint(const struct relay_client *c, const uint8_t *text, size_t len,
+				  struct cp_slot *out) DX_MUST_CHECK;
 
 /* A new operation of kind for the user callback's arg, or NULL (DX_ENOMEM). */
 struct op *relay_client_op_new(struct relay_client *c, enum op_kind kind, void *arg);

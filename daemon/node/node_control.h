@@ -1,0 +1,67 @@
+/*
+ * node_control.h: what the files of the control socket share
+ * (docs/control.md). node_control.c receives a request, finds the caller's
+ * role from the kernel's peer uid, decodes strictly and dispatches;
+ * node_ctl_node.c (status, roster, keys, audit, admin) and node_ctl_mail.c
+ * (send, inbox, outbox, read, receipts, attachments) answer.
+ *
+ * A call owns every allocation made for its answer (ctl_alloc), freed
+ * together once the answer is packed. An operation answers at once by
+ * returning 0 or an error, or later: it returns CTL_LATER and calls
+ * ctl_finish() itself. Loop thread only.
+ */
+#ifndef DIVEX_NODE_NODE_CONTROL_H
+#define DIVEX_NODE_NODE_CONTROL_H
+
+#include "control.pb-c.h"
+#include "node.h"
+
+#define CTL_LATER 1
+
+struct ctl_call {
+	struct node *n;
+	struct bridge_request *req;
+	enum node_role role;
+	Dx__ControlRequest *in;
+	Dx__ControlResponse out;
+	char message[512];
+	void **allocs;
+	size_t n_allocs, cap_allocs;
+};
+
+/* Zeroed memory that lives as long as the call; NULL on exhaustion. */
+void *ctl_alloc(struct ctl_call *c, size_t size);
+char *ctl_strdup(struct ctl_call *c, const char *s);
+/* Sets the message shown with an error; returns err. */
+int ctl_fail(struct ctl_call *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Answers a call that returned CTL_LATER, with rc 0 or an error. */
+void ctl_finish(struct ctl_call *c, int rc);
+
+/* Resolves an id prefix (docs/control.md) to a received or a sent message. */
+struct ctl_msg {
+	int received; /* 1: inbox, digest set; 0: outbox, msg_id set */
+	uint8_t digest[ENVELOPE_HASH_LEN];
+	uint8_t msg_id[NODE_STORE_MSG_ID_LEN];
+};
+int ctl_resolve(struct ctl_call *c, const char *id, struct ctl_msg *out) DX_MUST_CHECK;
+
+typedef int (*ctl_op_fn)(struct ctl_call *c);
+/* node_ctl_node.c */
+int ctl_status(struct ctl_call *c);
+int ctl_roster(struct ctl_call *c);
+int ctl_verify_key(struct ctl_call *c);
+int ctl_rotate_prekey(struct ctl_call *c);
+int ctl_reload(struct ctl_call *c);
+int ctl_audit(struct ctl_call *c);
+/* node_ctl_mail.c */
+int ctl_send(struct ctl_call *c);
+int ctl_inbox(struct ctl_call *c);
+int ctl_outbox(struct ctl_call *c);
+int ctl_read(struct ctl_call *c);
+int ctl_receipts(struct ctl_call *c);
+int ctl_put_attachment(struct ctl_call *c);
+int ctl_get_attachment(struct ctl_call *c);
+/* The sequence gaps of every State, in call memory. */
+int ctl_gaps(struct ctl_call *c, Dx__Gap ***out, size_t *n_out) DX_MUST_CHECK;
+
+#endif
