@@ -92,13 +92,7 @@ static int entry_show(struct cli *c, const struct cli_verb *v, int argc, char **
 		CLI_LONGOPTS_COMMON,
 		{ NULL, 0, NULL, 0 },
 	};
-	int opt, status = CLI_CONTINUE;
-
-	cli_opt_begin();
-	while (status == CLI_CONTINUE &&
-	       (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		status = cli_opt_common(c, v, opt, argv);
-	}
+	int status = cli_opt_parse_common(c, v, argc, argv, longopts);
 	if (status != CLI_CONTINUE) {
 		return status;
 	}

@@ -3,6 +3,8 @@
  * facts, and rotating the prekey. The key file holds every private key,
  * sealed under a passphrase; the enrollment file beside it is the State's
  * self-signed roster entry, the public half it hands to the Secretariat.
+ * Creating them is shared with `divex init` (cli_keys_create); `keys verify`,
+ * which goes through the daemon, lives in cmd_node.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,19 +15,10 @@
 #include "wire.pb-c.h"
 
 enum {
-	OPT_STATE = CLI_OPT_FIRST_VERB,
-	OPT_NAME,
-	OPT_KDF,
-	OPT_PERIOD,
-	OPT_GRACE,
+	OPT_GRACE = CLI_OPT_FIRST_VERB,
 };
 
-struct home_paths {
-	char key[4096];
-	char enrollment[4096];
-};
-
-static int home_paths(struct cli *c, struct home_paths *p)
+int cli_key_paths(struct cli *c, struct cli_key_paths *p)
 {
 	const char *home = cli_home(c);
 	int status = cli_path(c, p->key, sizeof(p->key), home, CLI_KEY_FILE);
@@ -41,24 +34,6 @@ struct kept_contacts {
 	struct roster_contact list[ROSTER_MAX_CONTACTS];
 	size_t n;
 };
-
-static void keep_contacts(const struct roster_entry *e, struct kept_contacts *kc)
-{
-	const Dx__RosterEntry *m = e->msg;
-	kc->n = 0;
-	for (size_t i = 0; m != NULL && i < m->n_contacts && i < ROSTER_MAX_CONTACTS; i++) {
-		const Dx__Contact *src = m->contacts[i];
-		struct roster_contact *dst = &kc->list[kc->n++];
-		dst->role = src->role;
-		dst->agency = src->agency;
-		dst->name = src->name;
-		dst->email = src->email;
-		dst->phone = src->phone;
-		dst->channels = src->channels;
-		dst->languages = (const char *const *)src->languages;
-		dst->n_languages = src->n_languages;
-	}
-}
 
 /*
  * Rebuilds the enrollment file from k. The display name and the contacts of
@@ -77,7 +52,7 @@ static int write_enrollment(struct cli *c, const struct keys *k, const char *pat
 	    roster_entry_verify(prev, prev_len, &old) == DX_OK) {
 		keys_identity_id(k, id);
 		if (sodium_memcmp(id, old->identity_id, KEYS_ID_LEN) == 0) {
-			keep_contacts(old, &kc);
+			kc.n = roster_entry_contacts(old, kc.list, ROSTER_MAX_CONTACTS);
 			if (name == NULL && old->name != NULL && old->name[0] != '\0') {
 				name = old->name;
 			}
@@ -130,12 +105,102 @@ static int check_name(struct cli *c, const char *name)
 	return CLI_CONTINUE;
 }
 
-static void print_files(struct out *o, const struct home_paths *p)
+void cli_print_files(struct out *o, const struct cli_key_paths *p, const char *config,
+		     const char *relay_cert)
 {
 	out_obj_begin(o, "files", "Files");
 	out_str(o, "key_file", "key file", p->key);
 	out_str(o, "enrollment_file", "enrollment file", p->enrollment);
+	if (config != NULL) {
+		out_str(o, "config_file", "daemon configuration", config);
+	}
+	if (relay_cert != NULL) {
+		out_str(o, "relay_cert_file", "relay certificate", relay_cert);
+	}
 	out_obj_end(o);
+}
+
+void cli_keys_opts_init(struct cli_keys_opts *ko)
+{
+	memset(ko, 0, sizeof(*ko));
+	ko->kdf = KEYFILE_KDF_MODERATE;
+	ko->period_ms = KEYS_PREKEY_PERIOD_MS;
+}
+
+int cli_keys_opt(struct cli *c, const struct cli_verb *v, struct cli_keys_opts *ko, int opt,
+		 char **argv)
+{
+	switch (opt) {
+	case CLI_OPT_STATE:
+		ko->state = optarg;
+		return CLI_CONTINUE;
+	case CLI_OPT_NAME:
+		ko->name = optarg;
+		return check_name(c, optarg);
+	case CLI_OPT_KDF:
+		return parse_kdf(c, optarg, &ko->kdf);
+	case CLI_OPT_PERIOD:
+		return parse_days(c, "--period-days", optarg, 1, 365, &ko->period_ms);
+	default:
+		return cli_opt_common(c, v, opt, argv);
+	}
+}
+
+int cli_keys_check(struct cli *c, const struct cli_keys_opts *ko)
+{
+	if (ko->state == NULL) {
+		return cli_usage(c,
+				 "--state CODE is required (the State's ISO 3166-1 alpha-3 code)");
+	}
+	if (!dx_state_valid(ko->state)) {
+		return cli_error(c, DX_ESTATE_CODE, "--state '%s'", ko->state);
+	}
+	return CLI_CONTINUE;
+}
+
+int cli_keys_create(struct cli *c, const struct cli_keys_opts *ko, const struct cli_key_paths *p,
+		    struct keys **out, uint64_t *now_ms)
+{
+	struct stat st;
+	/* Checked before asking for a passphrase; keyfile_write checks again. */
+	if (lstat(p->key, &st) == 0) {
+		/* Not dx_strerror's advice to remove it: that would destroy keys. */
+		return cli_fail(c, CLI_EXIT_FAILED, "DX_EEXIST",
+				"%s already exists: this home already holds a State's keys, and "
+				"they were left unchanged; see them with 'divex keys show', or "
+				"choose another --home",
+				p->key);
+	}
+	int rc = dx_mkdir_p(cli_home(c));
+	if (rc != DX_OK) {
+		return cli_error(c, rc, "creating the home directory %s", cli_home(c));
+	}
+
+	struct passphrase pass = { NULL, 0 };
+	struct keys *k = NULL;
+	char prompt[128];
+	snprintf(prompt, sizeof(prompt), "New passphrase for the key file of %s: ", ko->state);
+	int status = cli_passphrase(c, prompt, 1, &pass);
+	if (status != CLI_EXIT_OK) {
+		return status;
+	}
+	uint64_t now = dx_now_ms();
+	rc = keys_generate(ko->state, now, ko->period_ms, NULL, &k);
+	if (rc != DX_OK) {
+		status = cli_error(c, rc, "generating the keys of %s", ko->state);
+	} else if ((rc = keyfile_write(p->key, k, pass.buf, pass.len, &ko->kdf, 0)) != DX_OK) {
+		status = cli_error(c, rc, "writing the key file %s", p->key);
+	} else {
+		status = write_enrollment(c, k, p->enrollment, ko->name, now);
+	}
+	passphrase_free(&pass);
+	if (status != CLI_EXIT_OK) {
+		keys_free(k);
+		return status;
+	}
+	*out = k;
+	*now_ms = now;
+	return CLI_EXIT_OK;
 }
 
 /* clang-format off */
@@ -148,11 +213,7 @@ static const char init_usage[] =
 	"hand to the Secretariat. An existing key file is never overwritten.\n"
 	"\n"
 	"options:\n"
-	"      --state CODE          ISO 3166-1 alpha-3 code of this State, e.g. FRA\n"
-	"      --name NAME           display name in the roster (default: the code)\n"
-	"      --kdf PROFILE         Argon2id cost: interactive, moderate (default),\n"
-	"                            sensitive; production keys use moderate or more\n"
-	"      --period-days N       validity of each prekey in days (default 7)\n"
+	CLI_HELP_KEYS
 	CLI_HELP_PASSPHRASE CLI_HELP_COMMON;
 /* clang-format on */
 
@@ -161,99 +222,40 @@ static int keys_init(struct cli *c, const struct cli_verb *v, int argc, char **a
 	static const struct option longopts[] = {
 		CLI_LONGOPTS_COMMON,
 		CLI_LONGOPTS_PASSPHRASE,
-		{ "state", required_argument, NULL, OPT_STATE },
-		{ "name", required_argument, NULL, OPT_NAME },
-		{ "kdf", required_argument, NULL, OPT_KDF },
-		{ "period-days", required_argument, NULL, OPT_PERIOD },
+		CLI_LONGOPTS_KEYS,
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *state = NULL, *name = NULL;
-	struct keyfile_kdf kdf = KEYFILE_KDF_MODERATE;
-	uint64_t period = KEYS_PREKEY_PERIOD_MS;
+	struct cli_keys_opts ko;
 	int opt, status = CLI_CONTINUE;
 
+	cli_keys_opts_init(&ko);
 	cli_opt_begin();
 	while (status == CLI_CONTINUE &&
 	       (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case OPT_STATE:
-			state = optarg;
-			break;
-		case OPT_NAME:
-			name = optarg;
-			status = check_name(c, name);
-			break;
-		case OPT_KDF:
-			status = parse_kdf(c, optarg, &kdf);
-			break;
-		case OPT_PERIOD:
-			status = parse_days(c, "--period-days", optarg, 1, 365, &period);
-			break;
-		default:
-			status = cli_opt_common(c, v, opt, argv);
-		}
+		status = cli_keys_opt(c, v, &ko, opt, argv);
+	}
+	if (status == CLI_CONTINUE && optind < argc) {
+		status = cli_usage(c, "unexpected argument '%s'", argv[optind]);
+	}
+	if (status == CLI_CONTINUE) {
+		status = cli_keys_check(c, &ko);
 	}
 	if (status != CLI_CONTINUE) {
 		return status;
 	}
-	if (optind < argc) {
-		return cli_usage(c, "unexpected argument '%s'", argv[optind]);
-	}
-	if (state == NULL) {
-		return cli_usage(c,
-				 "--state CODE is required (the State's ISO 3166-1 alpha-3 code)");
-	}
-	if (!dx_state_valid(state)) {
-		return cli_error(c, DX_ESTATE_CODE, "--state '%s'", state);
-	}
 
-	struct home_paths p;
-	struct stat st;
-	if ((status = home_paths(c, &p)) != CLI_EXIT_OK) {
-		return status;
-	}
-	/* Checked before asking for a passphrase; keyfile_write checks again. */
-	if (lstat(p.key, &st) == 0) {
-		/* Not dx_strerror's advice to remove it: that would destroy keys. */
-		return cli_fail(c, CLI_EXIT_FAILED, "DX_EEXIST",
-				"%s already exists: this home already holds a State's keys, and "
-				"they were left unchanged; see them with 'divex keys show', or "
-				"choose another --home",
-				p.key);
-	}
-	int rc = dx_mkdir_p(cli_home(c));
-	if (rc != DX_OK) {
-		return cli_error(c, rc, "creating the home directory %s", cli_home(c));
-	}
-
-	struct passphrase pass = { NULL, 0 };
+	struct cli_key_paths p;
 	struct keys *k = NULL;
-	char prompt[128];
-	snprintf(prompt, sizeof(prompt), "New passphrase for the key file of %s: ", state);
-	if ((status = cli_passphrase(c, prompt, 1, &pass)) != CLI_EXIT_OK) {
+	uint64_t now = 0;
+	if ((status = cli_key_paths(c, &p)) != CLI_EXIT_OK ||
+	    (status = cli_keys_create(c, &ko, &p, &k, &now)) != CLI_EXIT_OK) {
 		return status;
 	}
-	uint64_t now = dx_now_ms();
-	rc = keys_generate(state, now, period, NULL, &k);
-	if (rc != DX_OK) {
-		status = cli_error(c, rc, "generating the keys of %s", state);
-		goto out;
-	}
-	rc = keyfile_write(p.key, k, pass.buf, pass.len, &kdf, 0);
-	if (rc != DX_OK) {
-		status = cli_error(c, rc, "writing the key file %s", p.key);
-		goto out;
-	}
-	status = write_enrollment(c, k, p.enrollment, name, now);
-	if (status != CLI_EXIT_OK) {
-		goto out;
-	}
-
 	struct out o;
 	out_init(&o, c);
-	out_note(&o, "Created the keys of %s.", state);
+	out_note(&o, "Created the keys of %s.", ko.state);
 	cli_print_keys(&o, k, now);
-	print_files(&o, &p);
+	cli_print_files(&o, &p, NULL, NULL);
 	out_note(&o,
 		 "\nHand %s to the Secretariat. Give the fingerprint above to the\n"
 		 "other States by a separate channel (a diplomatic note, a meeting) so\n"
@@ -261,9 +263,7 @@ static int keys_init(struct cli *c, const struct cli_verb *v, int argc, char **a
 		 "file, safe.",
 		 p.enrollment);
 	status = out_finish(&o, c);
-out:
 	keys_free(k);
-	passphrase_free(&pass);
 	return status;
 }
 
@@ -285,29 +285,23 @@ static int keys_show(struct cli *c, const struct cli_verb *v, int argc, char **a
 		CLI_LONGOPTS_PASSPHRASE,
 		{ NULL, 0, NULL, 0 },
 	};
-	int opt, status = CLI_CONTINUE;
-
-	cli_opt_begin();
-	while (status == CLI_CONTINUE &&
-	       (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		status = cli_opt_common(c, v, opt, argv);
-	}
+	int status = cli_opt_parse_common(c, v, argc, argv, longopts);
 	if (status != CLI_CONTINUE) {
 		return status;
 	}
 	if (optind < argc) {
 		return cli_usage(c, "unexpected argument '%s'", argv[optind]);
 	}
-	struct home_paths p;
+	struct cli_key_paths p;
 	struct keys *k = NULL;
-	if ((status = home_paths(c, &p)) != CLI_EXIT_OK ||
+	if ((status = cli_key_paths(c, &p)) != CLI_EXIT_OK ||
 	    (status = cli_load_keys(c, &k, NULL)) != CLI_EXIT_OK) {
 		return status;
 	}
 	struct out o;
 	out_init(&o, c);
 	cli_print_keys(&o, k, dx_now_ms());
-	print_files(&o, &p);
+	cli_print_files(&o, &p, NULL, NULL);
 	status = out_finish(&o, c);
 	keys_free(k);
 	return status;
@@ -359,10 +353,10 @@ static int keys_rotate(struct cli *c, const struct cli_verb *v, int argc, char *
 	static const struct option longopts[] = {
 		CLI_LONGOPTS_COMMON,
 		CLI_LONGOPTS_PASSPHRASE,
-		{ "period-days", required_argument, NULL, OPT_PERIOD },
+		{ "period-days", required_argument, NULL, CLI_OPT_PERIOD },
 		{ "grace-days", required_argument, NULL, OPT_GRACE },
-		{ "kdf", required_argument, NULL, OPT_KDF },
-		{ "name", required_argument, NULL, OPT_NAME },
+		{ "kdf", required_argument, NULL, CLI_OPT_KDF },
+		{ "name", required_argument, NULL, CLI_OPT_NAME },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t period = KEYS_PREKEY_PERIOD_MS, grace = KEYS_PREKEY_GRACE_MS;
@@ -374,17 +368,17 @@ static int keys_rotate(struct cli *c, const struct cli_verb *v, int argc, char *
 	while (status == CLI_CONTINUE &&
 	       (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (opt) {
-		case OPT_PERIOD:
+		case CLI_OPT_PERIOD:
 			status = parse_days(c, "--period-days", optarg, 1, 365, &period);
 			break;
 		case OPT_GRACE:
 			status = parse_days(c, "--grace-days", optarg, 0, 3650, &grace);
 			break;
-		case OPT_KDF:
+		case CLI_OPT_KDF:
 			kdf_given = 1;
 			status = parse_kdf(c, optarg, &kdf);
 			break;
-		case OPT_NAME:
+		case CLI_OPT_NAME:
 			name = optarg;
 			status = check_name(c, name);
 			break;
@@ -399,10 +393,10 @@ static int keys_rotate(struct cli *c, const struct cli_verb *v, int argc, char *
 		return cli_usage(c, "unexpected argument '%s'", argv[optind]);
 	}
 
-	struct home_paths p;
+	struct cli_key_paths p;
 	struct keys *k = NULL;
 	struct passphrase pass = { NULL, 0 };
-	if ((status = home_paths(c, &p)) != CLI_EXIT_OK ||
+	if ((status = cli_key_paths(c, &p)) != CLI_EXIT_OK ||
 	    (status = cli_load_keys(c, &k, &pass)) != CLI_EXIT_OK) {
 		return status;
 	}
@@ -440,7 +434,7 @@ static int keys_rotate(struct cli *c, const struct cli_verb *v, int argc, char *
 	out_obj_end(&o);
 	out_u64(&o, "erased", "Prekeys erased now", (uint64_t)erased);
 	cli_print_keys(&o, k, now);
-	print_files(&o, &p);
+	cli_print_files(&o, &p, NULL, NULL);
 	out_note(&o, "\nHand the new %s to the Secretariat so that senders use the new prekey.",
 		 p.enrollment);
 	status = out_finish(&o, c);
@@ -454,12 +448,15 @@ static const struct cli_verb verbs[] = {
 	{ "init", keys_init, "create this State's keys and enrollment file", init_usage },
 	{ "show", keys_show, "print this State's fingerprint, key ids and prekeys", show_usage },
 	{ "rotate-prekey", keys_rotate, "add a new prekey and erase expired ones", rotate_usage },
+	{ "verify", keys_verify, "check another State's key against its fingerprint (daemon)",
+	  keys_verify_usage },
 };
 
 int cmd_keys(struct cli *c, int argc, char **argv)
 {
 	return cli_dispatch(c, "keys", verbs, sizeof(verbs) / sizeof(verbs[0]),
 			    "This State's own keys: the key file (state.key) and the enrollment\n"
-			    "file (enrollment.dxe) in the home directory.\n",
+			    "file (enrollment.dxe) in the home directory; and, through the\n"
+			    "daemon, verifying another State's key ('keys verify').\n",
 			    argc, argv);
 }

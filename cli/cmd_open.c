@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "attach.h"
-#include "canon.h"
 #include "cli.h"
 #include "seal.h"
 #include "wire.pb-c.h"
@@ -80,11 +79,7 @@ static int save_attachments(struct cli *c, const char *file, const char *dir, co
 	int status = CLI_EXIT_OK;
 	for (size_t i = 0; i < pl->n_attachments && status == CLI_EXIT_OK; i++) {
 		const Dx__AttachmentRef *r = pl->attachments[i];
-		memcpy(m->id, r->attachment_id.data, ATTACH_ID_LEN);
-		memcpy(m->key, r->key.data, ATTACH_KEY_LEN);
-		memcpy(m->hash, r->ciphertext_hash.data, ATTACH_HASH_LEN);
-		m->size = r->size;
-		m->stream_size = r->stream_size;
+		cli_ref_meta(r, m);
 		saved[i] = malloc(4096);
 		if (saved[i] == NULL) {
 			status = cli_error(c, DX_ENOMEM, "saving attachments");
@@ -175,7 +170,7 @@ int envelope_open(struct cli *c, const struct cli_verb *v, int argc, char **argv
 	struct roster_entry *from = NULL;
 	struct keys *k = NULL;
 	struct opened op;
-	ProtobufCMessage *msg = NULL;
+	Dx__Payload *pl = NULL;
 	char *saved[ENVELOPE_MAX_ATTACHMENTS] = { NULL };
 	memset(&op, 0, sizeof(op));
 
@@ -204,16 +199,14 @@ int envelope_open(struct cli *c, const struct cli_verb *v, int argc, char **argv
 		status = refused(c, rc, file, from, buf, len);
 		goto out;
 	}
-	rc = proto_unpack_strict(&dx__payload__descriptor, op.body, op.body_len, ENVELOPE_BODY_MAX,
-				 &msg);
+	rc = cli_payload_decode(op.body, op.body_len, &pl);
 	if (rc == DX_OK) {
-		rc = cli_check_payload((const Dx__Payload *)msg, &op.info);
+		rc = cli_check_payload(pl, &op.info);
 	}
 	if (rc != DX_OK) {
 		status = cli_error(c, rc, "%s was refused: its signed payload is malformed", file);
 		goto out;
 	}
-	const Dx__Payload *pl = (const Dx__Payload *)msg;
 	if (outdir != NULL &&
 	    (status = save_attachments(c, file, outdir, pl, saved)) != CLI_EXIT_OK) {
 		goto out;
@@ -230,14 +223,7 @@ out:
 	for (size_t i = 0; i < ENVELOPE_MAX_ATTACHMENTS; i++) {
 		free(saved[i]);
 	}
-	if (msg != NULL) {
-		Dx__Payload *wipe = (Dx__Payload *)msg;
-		for (size_t i = 0; i < wipe->n_attachments; i++) {
-			sodium_memzero(wipe->attachments[i]->key.data,
-				       wipe->attachments[i]->key.len);
-		}
-		protobuf_c_message_free_unpacked(msg, NULL);
-	}
+	cli_payload_free(pl);
 	opened_clear(&op);
 	keys_free(k);
 	roster_entry_free(from);
@@ -271,13 +257,7 @@ int envelope_inspect(struct cli *c, const struct cli_verb *v, int argc, char **a
 		CLI_LONGOPTS_COMMON,
 		{ NULL, 0, NULL, 0 },
 	};
-	int opt, status = CLI_CONTINUE;
-
-	cli_opt_begin();
-	while (status == CLI_CONTINUE &&
-	       (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		status = cli_opt_common(c, v, opt, argv);
-	}
+	int status = cli_opt_parse_common(c, v, argc, argv, longopts);
 	if (status != CLI_CONTINUE) {
 		return status;
 	}

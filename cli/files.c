@@ -1,12 +1,13 @@
 /*
  * files.c: the files the offline envelope commands leave on disk.
  *
- * Attachment streams sit beside their envelope as <envelope>.att<N> (N from
- * 1). Encrypted streams are created O_EXCL, mode 0600; decrypted attachments
- * are written to a temporary file in the output directory and linked to
- * their final name only after the whole stream has authenticated, so a
- * refused attachment never appears under its name. The name comes from the
- * sender and is reduced to a safe file name first.
+ * Offline, attachment streams sit beside their envelope as <envelope>.att<N>
+ * (N from 1); on a node they come from the daemon. Encrypted streams are
+ * created O_EXCL, mode 0600; decrypted attachments, from either source, are
+ * written to a temporary file in the output directory and linked to their
+ * final name only after the whole stream has authenticated, so a refused
+ * attachment never appears under its name. The name comes from the sender
+ * and is reduced to a safe file name first.
  *
  * <home>/opened-ids lists, one lowercase hex id per line, every envelope this
  * home has accepted; an id found there is refused as a replay.
@@ -41,6 +42,23 @@ static int fsync_dir(const char *dir)
 	int rc = fsync(fd) == 0 ? DX_OK : dx_from_errno(errno);
 	close(fd);
 	return rc;
+}
+
+int cli_write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR) {
+			continue;
+		}
+		if (w < 0) {
+			return dx_from_errno(errno);
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return DX_OK;
 }
 
 static int sync_close(int fd)
@@ -127,44 +145,30 @@ static int link_unique(const char *tmp, const char *dir, const char *name, char 
 	return DX_EEXIST;
 }
 
-int cli_attach_decrypt(struct cli *c, const char *stream_path, const char *dir, const char *name,
-		       size_t index, const struct attach_meta *meta, char *saved, size_t saved_size)
+int cli_attach_save(struct cli *c, const char *dir, const char *name, size_t index,
+		    cli_decrypt_fn fn, void *ctx, char *saved, size_t saved_size)
 {
 	char safe[CLI_MAX_ATTACHMENT_NAME + 1], tmp[4096], label[96];
-	int in = open(stream_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (in < 0) {
-		int rc = dx_from_errno(errno);
-		return cli_error(c, rc,
-				 "attachment %zu: reading its stream %s (streams travel beside "
-				 "the envelope, named <envelope>.att<N>)",
-				 index, stream_path);
-	}
 	safe_name(safe, sizeof(safe), name, index);
 	int n = snprintf(tmp, sizeof(tmp), "%s/.divex-%ld-%zu.part", dir, (long)getpid(), index);
 	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		close(in);
 		return cli_error(c, DX_EINVAL, "output directory path too long: %s", dir);
 	}
 	int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0) {
-		int rc = dx_from_errno(errno);
-		close(in);
-		return cli_error(c, rc, "creating a temporary file in %s", dir);
+		return cli_error(c, dx_from_errno(errno), "creating a temporary file in %s", dir);
 	}
 	struct cli_progress prog;
 	snprintf(label, sizeof(label), "decrypting %.60s", safe);
 	cli_progress_init(c, &prog, label);
-	int rc = attach_decrypt_fd(in, out, meta, cli_progress_cb, &prog);
+	int status = fn(c, ctx, out, index, safe, &prog);
 	cli_progress_done(&prog);
-	int rc2 = sync_close(out);
-	close(in);
-	if (rc == DX_OK) {
-		rc = rc2;
-	}
-	if (rc != DX_OK) {
+	int rc = sync_close(out);
+	if (status != CLI_EXIT_OK || rc != DX_OK) {
 		unlink(tmp);
-		return cli_error(c, rc, "attachment %zu (%s): decrypting %s; nothing was saved",
-				 index, safe, stream_path);
+		return status != CLI_EXIT_OK
+			       ? status
+			       : cli_error(c, rc, "attachment %zu: writing %s", index, tmp);
 	}
 	rc = link_unique(tmp, dir, safe, saved, saved_size);
 	unlink(tmp);
@@ -175,6 +179,38 @@ int cli_attach_decrypt(struct cli *c, const char *stream_path, const char *dir, 
 		return cli_error(c, rc, "attachment %zu: saving %s in %s", index, safe, dir);
 	}
 	return CLI_EXIT_OK;
+}
+
+struct stream_file {
+	const char *path;
+	const struct attach_meta *meta;
+};
+
+static int decrypt_stream_file(struct cli *c, void *ctx, int fd, size_t index,
+			       const char *safe_name, struct cli_progress *prog)
+{
+	const struct stream_file *sf = ctx;
+	int in = open(sf->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0) {
+		return cli_error(c, dx_from_errno(errno),
+				 "attachment %zu: reading its stream %s (streams travel beside "
+				 "the envelope, named <envelope>.att<N>)",
+				 index, sf->path);
+	}
+	int rc = attach_decrypt_fd(in, fd, sf->meta, cli_progress_cb, prog);
+	close(in);
+	if (rc != DX_OK) {
+		return cli_error(c, rc, "attachment %zu (%s): decrypting %s; nothing was saved",
+				 index, safe_name, sf->path);
+	}
+	return CLI_EXIT_OK;
+}
+
+int cli_attach_decrypt(struct cli *c, const char *stream_path, const char *dir, const char *name,
+		       size_t index, const struct attach_meta *meta, char *saved, size_t saved_size)
+{
+	struct stream_file sf = { stream_path, meta };
+	return cli_attach_save(c, dir, name, index, decrypt_stream_file, &sf, saved, saved_size);
 }
 
 int cli_opened_seen(const char *path, const uint8_t id[static 16])
@@ -212,19 +248,7 @@ int cli_opened_record(const char *path, const uint8_t id[static 16])
 	if (fd < 0) {
 		return dx_from_errno(errno);
 	}
-	int rc = DX_OK;
-	size_t off = 0;
-	while (off < sizeof(line) - 1) {
-		ssize_t w = write(fd, line + off, sizeof(line) - 1 - off);
-		if (w < 0 && errno == EINTR) {
-			continue;
-		}
-		if (w < 0) {
-			rc = dx_from_errno(errno);
-			break;
-		}
-		off += (size_t)w;
-	}
+	int rc = cli_write_all(fd, line, sizeof(line) - 1);
 	int rc2 = sync_close(fd);
 	if (rc != DX_OK || rc2 != DX_OK) {
 		return rc != DX_OK ? rc : rc2;

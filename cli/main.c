@@ -1,7 +1,9 @@
 /*
- * main.c: the divex command: global options, then a table of command groups,
- * each of which dispatches to its verbs (cmd_*.c). Exit statuses are listed
- * in cli.h and docs/cli.md.
+ * main.c: the divex command: global options, then a table of commands. A
+ * command is either a group that dispatches to its verbs (`divex keys show`)
+ * or a single verb (`divex send`), run through its cli_verb record so that
+ * both parse their options and answer --help the same way (cmd_*.c). Exit
+ * statuses are listed in cli.h and docs/cli.md.
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -18,41 +20,73 @@
 
 struct cli_group {
 	const char *name;
-	int (*fn)(struct cli *c, int argc, char **argv);
+	int (*fn)(struct cli *c, int argc, char **argv); /* a group of verbs */
+	const struct cli_verb *verb;			 /* or a single verb */
 	const char *summary;
+	int node; /* talks to this State's daemon */
 };
 
 static int cmd_version(struct cli *c, int argc, char **argv);
 static int cmd_help(struct cli *c, int argc, char **argv);
 
 static const struct cli_group groups[] = {
-	{ "keys", cmd_keys, "create, show and rotate this State's keys" },
-	{ "entry", cmd_entry, "verify another State's roster entry file" },
-	{ "envelope", cmd_envelope, "seal, open and inspect envelopes (offline)" },
-	{ "relay", cmd_relay, "the Secretariat relay's health summary" },
-	{ "version", cmd_version, "print the version" },
-	{ "help", cmd_help, "show this help, or a group's help" },
+	{ "init", NULL, &cli_cmd_init, "set up this State's node: keys, enrollment, divexd.conf",
+	  1 },
+	{ "status", NULL, &cli_cmd_status, "the node: relay link, queues, alarms, gaps", 1 },
+	{ "send", NULL, &cli_cmd_send, "send a message (and attachments) to other States", 1 },
+	{ "inbox", NULL, &cli_cmd_inbox, "list received messages, newest first", 1 },
+	{ "read", NULL, &cli_cmd_read, "show one message; save its attachments", 1 },
+	{ "reply", NULL, &cli_cmd_reply, "answer a received message", 1 },
+	{ "outbox", NULL, &cli_cmd_outbox, "list sent messages and their delivery", 1 },
+	{ "receipts", NULL, &cli_cmd_receipts, "the relay's receipts for one message", 1 },
+	{ "roster", NULL, &cli_cmd_roster, "the States, their keys and verification", 1 },
+	{ "audit", cmd_audit, NULL, "check the relay's audit log against this node", 1 },
+	{ "keys", cmd_keys, NULL, "create, show, rotate and verify keys", 0 },
+	{ "entry", cmd_entry, NULL, "verify another State's roster entry file", 0 },
+	{ "envelope", cmd_envelope, NULL, "seal, open and inspect envelopes (offline)", 0 },
+	{ "relay", cmd_relay, NULL, "the Secretariat relay's health summary", 0 },
+	{ "version", cmd_version, NULL, "print the version", 0 },
+	{ "help", cmd_help, NULL, "show this help, or a command's help", 0 },
 };
 #define N_GROUPS (sizeof(groups) / sizeof(groups[0]))
 
+static void list_groups(FILE *f, int node)
+{
+	for (size_t i = 0; i < N_GROUPS; i++) {
+		if (groups[i].node == node) {
+			fprintf(f, "  %-10s %s\n", groups[i].name, groups[i].summary);
+		}
+	}
+}
+
 static void usage(FILE *f)
 {
-	fputs("usage: divex [--home DIR] [--json] <command> <verb> [options]\n"
+	fputs("usage: divex [--home DIR] [--json] <command> [<verb>] [options]\n"
 	      "\n"
 	      "divex carries sealed, signed case information between the national\n"
-	      "contact points of ATT States. These commands work offline.\n"
+	      "contact points of ATT States.\n"
 	      "\n"
-	      "commands:\n",
+	      "commands that talk to this State's daemon, divexd (init works offline):\n",
 	      f);
-	for (size_t i = 0; i < N_GROUPS; i++) {
-		fprintf(f, "  %-10s %s\n", groups[i].name, groups[i].summary);
-	}
+	list_groups(f, 1);
+	fputs("\noffline commands:\n", f);
+	list_groups(f, 0);
 	fputs("\n"
-	      "global options (also accepted after the verb):\n" CLI_HELP_COMMON "\n"
-	      "Run 'divex <command> --help' for its verbs. Exit statuses: 0 success,\n"
-	      "1 failed, 2 usage, 3 refused (verification), 4 not set up or not found,\n"
+	      "global options (also accepted after the command):\n" CLI_HELP_COMMON "\n"
+	      "Run 'divex <command> --help' for its options or verbs. Exit statuses:\n"
+	      "0 success, 1 failed (or divexd not running), 2 usage, 3 refused\n"
+	      "(verification, or no role for this), 4 not set up or not found,\n"
 	      "5 passphrase or key file permissions. See docs/cli.md.\n",
 	      f);
+}
+
+static int run_group(struct cli *c, const struct cli_group *g, int argc, char **argv)
+{
+	c->cmd = g->name;
+	if (g->verb != NULL) {
+		return g->verb->fn(c, g->verb, argc, argv);
+	}
+	return g->fn(c, argc, argv);
 }
 
 static int cmd_version(struct cli *c, int argc, char **argv)
@@ -99,7 +133,7 @@ static int cmd_help(struct cli *c, int argc, char **argv)
 		return cli_usage(c, "no command named '%s'", argv[1]);
 	}
 	char *sub[] = { argv[1], "--help", NULL };
-	return g->fn(c, 2, sub);
+	return run_group(c, g, 2, sub);
 }
 
 int main(int argc, char **argv)
@@ -109,7 +143,9 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli c = { .home = NULL, .json = 0, .cmd = NULL, .pass_file = NULL, .pass_fd = -1 };
+	struct cli c = {
+		.home = NULL, .json = 0, .cmd = NULL, .pass_file = NULL, .pass_fd = -1, .ctl = NULL
+	};
 	/* A crash must not leave key material in a core file. */
 	struct rlimit nocore = { 0, 0 };
 	setrlimit(RLIMIT_CORE, &nocore);
@@ -145,6 +181,7 @@ int main(int argc, char **argv)
 	if (g == NULL) {
 		return cli_usage(&c, "unknown command '%s'", argv[optind]);
 	}
-	c.cmd = g->name;
-	return g->fn(&c, argc - optind, argv + optind);
+	int status = run_group(&c, g, argc - optind, argv + optind);
+	cli_ctl_close(&c);
+	return status;
 }

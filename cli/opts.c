@@ -102,6 +102,18 @@ int cli_opt_common(struct cli *c, const struct cli_verb *v, int opt, char **argv
 	}
 }
 
+int cli_opt_parse_common(struct cli *c, const struct cli_verb *v, int argc, char **argv,
+			 const struct option *longopts)
+{
+	int opt, status = CLI_CONTINUE;
+	cli_opt_begin();
+	while (status == CLI_CONTINUE &&
+	       (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		status = cli_opt_common(c, v, opt, argv);
+	}
+	return status;
+}
+
 int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	if (s == NULL || s[0] < '0' || s[0] > '9') {

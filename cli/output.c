@@ -54,6 +54,12 @@ static const struct {
 	{ DX_EATT_HASH, CLI_EXIT_REFUSED },
 	{ DX_EPROOF, CLI_EXIT_REFUSED },
 	{ DX_ELOG_INCONSISTENT, CLI_EXIT_REFUSED },
+	/* The daemon: not running is a failure of the environment; a user
+	 * without a role, or a key change nobody has verified, is a refusal. */
+	{ DX_ENODAEMON, CLI_EXIT_FAILED },
+	{ DX_EFORBIDDEN, CLI_EXIT_REFUSED },
+	{ DX_EKEY_CHANGED, CLI_EXIT_REFUSED },
+	{ DX_EAMBIGUOUS, CLI_EXIT_USAGE },
 	/* Network errors and the relay's refusals of a request: status 1. */
 };
 
@@ -213,9 +219,34 @@ static void json_put(struct out *o, const char *key, json_t *v)
 	}
 }
 
-static void text_line(struct out *o, const char *label, const char *value)
+/* True while a table is printing in text mode: lines then become cells. */
+static int in_table(const struct out *o)
+{
+	return !o->json && o->cols != NULL && o->depth >= o->table_depth;
+}
+
+static void set_cell(struct out *o, const char *key, const char *value)
+{
+	if (o->depth != o->table_depth + 1 || key == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < o->n_cols; i++) {
+		if (strcmp(o->cols[i].key, key) == 0) {
+			free(o->cells[i]);
+			o->cells[i] = strdup(value);
+			o->failed |= o->cells[i] == NULL;
+			return;
+		}
+	}
+}
+
+static void text_line(struct out *o, const char *key, const char *label, const char *value)
 {
 	char lab[128];
+	if (in_table(o)) {
+		set_cell(o, key, value);
+		return;
+	}
 	flush_pending(o);
 	if (cur_kind(o) == 'l') {
 		printf("%*s- %s\n", o->indent - 2, "", value);
@@ -237,7 +268,7 @@ void out_str(struct out *o, const char *key, const char *label, const char *valu
 	if (o->json) {
 		json_put(o, key, json_string(value));
 	} else {
-		text_line(o, label, value);
+		text_line(o, key, label, value);
 	}
 }
 
@@ -274,7 +305,7 @@ void out_text(struct out *o, const char *key, const char *label, const char *raw
 		return;
 	}
 	char *e = escape_alloc(raw, len);
-	text_line(o, label, e != NULL ? e : "(out of memory)");
+	text_line(o, key, label, e != NULL ? e : "(out of memory)");
 	free(e);
 }
 
@@ -282,6 +313,9 @@ void out_block(struct out *o, const char *key, const char *label, const char *ra
 {
 	if (o->json) {
 		json_put(o, key, json_untrusted(raw, len));
+		return;
+	}
+	if (in_table(o)) {
 		return;
 	}
 	flush_pending(o);
@@ -308,7 +342,7 @@ void out_u64(struct out *o, const char *key, const char *label, uint64_t v)
 			 v <= (1ull << 53) ? json_integer((json_int_t)v) : json_string(buf));
 		return;
 	}
-	text_line(o, label, buf);
+	text_line(o, key, label, buf);
 }
 
 void out_bool(struct out *o, const char *key, const char *label, int v)
@@ -316,18 +350,50 @@ void out_bool(struct out *o, const char *key, const char *label, int v)
 	if (o->json) {
 		json_put(o, key, json_boolean(v));
 	} else {
-		text_line(o, label, v ? "yes" : "no");
+		text_line(o, key, label, v ? "yes" : "no");
 	}
 }
 
 void out_hex(struct out *o, const char *key, const char *label, const uint8_t *b, size_t len)
 {
-	char buf[2 * 64 + 1];
-	if (len > 64) {
-		len = 64;
+	char small[2 * 64 + 1];
+	char *buf = small;
+	if (len > 64 && (len > (SIZE_MAX - 1) / 2 || (buf = malloc(2 * len + 1)) == NULL)) {
+		o->failed = 1;
+		return;
 	}
 	dx_hex(buf, b, len);
 	out_str(o, key, label, buf);
+	if (buf != small) {
+		free(buf);
+	}
+}
+
+void out_json_hex(struct out *o, const char *key, const uint8_t *b, size_t len)
+{
+	if (o->json) {
+		out_hex(o, key, NULL, b, len);
+	}
+}
+
+void out_ms(struct out *o, const char *key, const char *label, uint64_t ms, const char *if_zero)
+{
+	if (o->json) {
+		out_u64(o, key, label, ms);
+	} else if (ms == 0 && if_zero != NULL) {
+		text_line(o, key, label, if_zero);
+	} else {
+		out_time(o, key, label, ms);
+	}
+}
+
+void out_err(struct out *o, const char *key, const char *label, int code)
+{
+	if (o->json) {
+		json_put(o, key, json_integer(code));
+	} else {
+		text_line(o, key, label, code == 0 ? "none" : dx_errname(code));
+	}
 }
 
 void out_time(struct out *o, const char *key, const char *label, uint64_t ms)
@@ -339,7 +405,7 @@ void out_time(struct out *o, const char *key, const char *label, uint64_t ms)
 
 void out_note(struct out *o, const char *fmt, ...)
 {
-	if (o->json) {
+	if (o->json || in_table(o)) {
 		return;
 	}
 	flush_pending(o);
@@ -376,7 +442,7 @@ static void pop(struct out *o)
 
 void out_list_begin(struct out *o, const char *key, const char *label)
 {
-	if (!o->json) {
+	if (!o->json && !in_table(o)) {
 		flush_pending(o);
 		o->indent += 4;
 		o->pending = label;
@@ -386,7 +452,7 @@ void out_list_begin(struct out *o, const char *key, const char *label)
 
 void out_list_end(struct out *o)
 {
-	if (!o->json) {
+	if (!o->json && !in_table(o)) {
 		o->indent -= 4;
 		if (o->pending != NULL) {
 			char lab[128];
@@ -400,32 +466,92 @@ void out_list_end(struct out *o)
 
 void out_item_begin(struct out *o)
 {
-	if (!o->json) {
+	if (!o->json && !in_table(o)) {
 		flush_pending(o);
 		o->item_start = 1;
 	}
 	push(o, NULL, 'i', o->json ? json_object() : NULL);
 }
 
+static void print_row(struct out *o, const char *const *cells)
+{
+	printf("%*s", o->indent, "");
+	for (size_t i = 0; i < o->n_cols; i++) {
+		const char *v = cells[i] != NULL ? cells[i] : "";
+		int w = o->cols[i].width;
+		if (i + 1 < o->n_cols) {
+			printf("%-*.*s  ", w, w, v);
+		} else {
+			printf("%s\n", v);
+		}
+	}
+}
+
 void out_item_end(struct out *o)
 {
 	o->item_start = 0;
+	if (in_table(o) && o->depth == o->table_depth + 1) {
+		if (o->rows++ == 0) {
+			const char *head[OUT_MAX_COLS];
+			for (size_t i = 0; i < o->n_cols; i++) {
+				head[i] = o->cols[i].heading;
+			}
+			print_row(o, head);
+		}
+		print_row(o, (const char *const *)o->cells);
+		for (size_t i = 0; i < o->n_cols; i++) {
+			free(o->cells[i]);
+			o->cells[i] = NULL;
+		}
+	}
 	pop(o);
+}
+
+void out_table_begin(struct out *o, const char *key, const char *empty, const struct out_col *cols,
+		     size_t n_cols)
+{
+	push(o, key, 'l', o->json ? json_array() : NULL);
+	if (!o->json && o->cols == NULL) {
+		flush_pending(o);
+		o->cols = cols;
+		o->n_cols = n_cols < OUT_MAX_COLS ? n_cols : OUT_MAX_COLS;
+		o->table_depth = o->depth;
+		o->rows = 0;
+		o->table_empty = empty;
+	}
+}
+
+void out_table_end(struct out *o)
+{
+	if (!o->json && o->cols != NULL && o->depth == o->table_depth) {
+		if (o->rows == 0 && o->table_empty != NULL) {
+			printf("%*s%s\n", o->indent, "", o->table_empty);
+		}
+		o->cols = NULL;
+	}
+	pop(o);
+}
+
+void out_cell(struct out *o, const char *key, const char *value)
+{
+	if (in_table(o)) {
+		set_cell(o, key, value);
+	}
 }
 
 void out_obj_begin(struct out *o, const char *key, const char *label)
 {
-	if (!o->json) {
+	if (!o->json && label != NULL && !in_table(o)) {
 		flush_pending(o);
 		printf("%*s%s:\n", o->indent, "", label);
 		o->indent += 2;
 	}
-	push(o, key, 'o', o->json ? json_object() : NULL);
+	push(o, key, label != NULL ? 'o' : 'O', o->json ? json_object() : NULL);
 }
 
 void out_obj_end(struct out *o)
 {
-	if (!o->json) {
+	if (!o->json && cur_kind(o) == 'o' && !in_table(o)) {
 		o->indent -= 2;
 	}
 	pop(o);
@@ -455,4 +581,9 @@ void out_discard(struct out *o)
 	while (o->depth > 0) {
 		pop(o);
 	}
+	for (size_t i = 0; i < OUT_MAX_COLS; i++) {
+		free(o->cells[i]);
+		o->cells[i] = NULL;
+	}
+	o->cols = NULL;
 }

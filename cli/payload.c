@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "attach.h"
+#include "canon.h"
 #include "cli.h"
 #include "envelope.h"
 #include "wire.pb-c.h"
@@ -98,23 +99,17 @@ int cli_parse_evaluation(const char *s, char source[static 2], uint32_t *info)
 	return DX_OK;
 }
 
-static int ref_valid(const Dx__AttachmentRef *r, const uint8_t id[static ATTACH_ID_LEN])
+static int ref_complete(const Dx__AttachmentRef *r)
 {
-	return r->attachment_id.len == ATTACH_ID_LEN &&
-	       memcmp(r->attachment_id.data, id, ATTACH_ID_LEN) == 0 &&
-	       r->key.len == ATTACH_KEY_LEN && r->ciphertext_hash.len == ATTACH_HASH_LEN &&
-	       attach_stream_size(r->size) != 0 && r->stream_size == attach_stream_size(r->size);
+	return r->attachment_id.len == ATTACH_ID_LEN && r->key.len == ATTACH_KEY_LEN &&
+	       r->ciphertext_hash.len == ATTACH_HASH_LEN && attach_stream_size(r->size) != 0 &&
+	       r->stream_size == attach_stream_size(r->size);
 }
 
-int cli_check_payload(const struct Dx__Payload *pl, const struct envelope_info *info)
+int cli_check_payload_refs(const struct Dx__Payload *pl)
 {
-	/* The header lists the ids the relay gates downloads on; the sealed
-	 * references must name exactly those, in the same order. */
-	if (pl->n_attachments != info->n_attachments) {
-		return DX_EPARSE;
-	}
 	for (size_t i = 0; i < pl->n_attachments; i++) {
-		if (!ref_valid(pl->attachments[i], info->attachment_ids[i])) {
+		if (!ref_complete(pl->attachments[i])) {
 			return DX_EPARSE;
 		}
 	}
@@ -122,6 +117,58 @@ int cli_check_payload(const struct Dx__Payload *pl, const struct envelope_info *
 		return DX_EPARSE;
 	}
 	return DX_OK;
+}
+
+int cli_check_payload(const struct Dx__Payload *pl, const struct envelope_info *info)
+{
+	/* The header lists the ids the relay gates downloads on; the sealed
+	 * references must name exactly those, in the same order. */
+	if (pl->n_attachments != info->n_attachments || cli_check_payload_refs(pl) != DX_OK) {
+		return DX_EPARSE;
+	}
+	for (size_t i = 0; i < pl->n_attachments; i++) {
+		if (memcmp(pl->attachments[i]->attachment_id.data, info->attachment_ids[i],
+			   ATTACH_ID_LEN) != 0) {
+			return DX_EPARSE;
+		}
+	}
+	return DX_OK;
+}
+
+int cli_payload_decode(const uint8_t *buf, size_t len, struct Dx__Payload **out)
+{
+	ProtobufCMessage *msg = NULL;
+	int rc = proto_unpack_strict(&dx__payload__descriptor, buf, len, ENVELOPE_BODY_MAX, &msg);
+	if (rc != DX_OK) {
+		return rc;
+	}
+	rc = cli_check_payload_refs((Dx__Payload *)msg);
+	if (rc != DX_OK) {
+		cli_payload_free((Dx__Payload *)msg);
+		return rc;
+	}
+	*out = (Dx__Payload *)msg;
+	return DX_OK;
+}
+
+void cli_ref_meta(const struct Dx__AttachmentRef *r, struct attach_meta *m)
+{
+	memcpy(m->id, r->attachment_id.data, ATTACH_ID_LEN);
+	memcpy(m->key, r->key.data, ATTACH_KEY_LEN);
+	memcpy(m->hash, r->ciphertext_hash.data, ATTACH_HASH_LEN);
+	m->size = r->size;
+	m->stream_size = r->stream_size;
+}
+
+void cli_payload_free(struct Dx__Payload *pl)
+{
+	if (pl == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < pl->n_attachments; i++) {
+		sodium_memzero(pl->attachments[i]->key.data, pl->attachments[i]->key.len);
+	}
+	protobuf_c_message_free_unpacked(&pl->base, NULL);
 }
 
 static void text_field(struct out *o, const char *key, const char *label, const char *s)
