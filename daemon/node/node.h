@@ -102,6 +102,7 @@ struct node {
 
 	struct node_alarm alarms[NODE_ALARMS_MAX];
 	size_t n_alarms;
+	uint64_t alarm_logged_ms;
 };
 
 /* divexd_main.c */

@@ -403,9 +403,14 @@ static int audit_in(void *ctx, const struct node_store_inbox_info *m)
 
 static void audit_next(struct audit *a);
 
-static void audit_proved(void *arg, int rc)
+static void audit_proved(void *arg, int rc, const char *given, size_t given_len,
+			 const char *current, size_t current_len)
 {
 	struct audit *a = arg;
+	if (given != NULL) {
+		node_alarm(a->c->n, rc, "audit of a stored receipt", given, given_len, current,
+			   current_len);
+	}
 	a->checked++;
 	if (rc != DX_OK) {
 		a->failed++;

@@ -63,13 +63,19 @@ void node_alarm(struct node *n, int code, const char *source, const char *held, 
 {
 	char a[2 * CHECKPOINT_MAX], b[2 * CHECKPOINT_MAX];
 	struct checkpoint cp;
+	uint64_t now = dx_now_ms();
 	one_line(a, sizeof(a), held, held_len);
 	one_line(b, sizeof(b), offered, offered_len);
-	node_log(n, NODE_LOG_ERROR,
+	/* A forked relay contradicts every later answer: one loud line per minute. */
+	int loud = n->alarm_logged_ms == 0 || now - n->alarm_logged_ms >= 60000;
+	node_log(n, loud ? NODE_LOG_ERROR : NODE_LOG_DEBUG,
 		 "ALARM (%s, from %s): the relay has signed two checkpoints that cannot both be "
 		 "true; this is evidence that it shows different histories to different States. "
-		 "Tell the Secretariat and the other States. held: %s; offered: %s",
+		 "Tell the Secretariat and the other States. first: %s; second: %s",
 		 alarm_kind(code), source, a, b);
+	if (loud) {
+		n->alarm_logged_ms = now;
+	}
 	struct node_alarm *al;
 	if (n->n_alarms < NODE_ALARMS_MAX) {
 		al = &n->alarms[n->n_alarms++];
@@ -77,38 +83,55 @@ void node_alarm(struct node *n, int code, const char *source, const char *held, 
 		al = &n->alarms[NODE_ALARMS_MAX - 1];
 	}
 	al->code = code;
-	al->seen_ms = dx_now_ms();
+	al->seen_ms = now;
 	snprintf(al->source, sizeof(al->source), "%s", source);
 	al->held_len = held_len <= CHECKPOINT_MAX ? held_len : 0;
 	memcpy(al->held, held, al->held_len);
 	al->offered_len = offered_len <= CHECKPOINT_MAX ? offered_len : 0;
 	memcpy(al->offered, offered, al->offered_len);
-	/* The store keeps the pair for good when it contradicts its own history. */
-	if (checkpoint_parse_verify((const uint8_t *)offered, offered_len, n->relay.name,
-				    n->relay.name, n->relay.pk, &cp) == DX_OK) {
-		int rc = node_store_checkpoint_put(n->store, cp.size, cp.root,
-						   (const uint8_t *)offered, offered_len, source);
-		if (rc != DX_OK && rc != DX_ELOG_INCONSISTENT) {
-			node_log(n, NODE_LOG_ERROR, "storing the alarm's checkpoint: %s",
-				 dx_strerror(rc));
+	/*
+	 * The store keeps the pair for good when it contradicts its own history.
+	 * From the relay, the refused checkpoint is the second; from elsewhere the
+	 * first, and only when it is not larger than the latest held (a larger one
+	 * would become the latest).
+	 */
+	int from_relay = strcmp(source, "relay") == 0;
+	const char *text = from_relay ? offered : held;
+	size_t len = from_relay ? offered_len : held_len;
+	struct node_store_checkpoint latest;
+	if (checkpoint_parse_verify((const uint8_t *)text, len, n->relay.name, n->relay.name,
+				    n->relay.pk, &cp) != DX_OK) {
+		return;
+	}
+	if (!from_relay) {
+		if (node_store_checkpoint_latest(n->store, &latest) != DX_OK) {
+			return;
 		}
+		uint64_t held_size = latest.size;
+		node_store_checkpoint_fini(&latest);
+		if (cp.size > held_size) {
+			return;
+		}
+	}
+	int rc = node_store_checkpoint_put(n->store, cp.size, cp.root, (const uint8_t *)text, len,
+					   source);
+	if (rc != DX_OK && rc != DX_ELOG_INCONSISTENT) {
+		node_log(n, NODE_LOG_ERROR, "storing the alarm's checkpoint: %s", dx_strerror(rc));
 	}
 }
 
 struct peer_cp {
 	struct node *n;
 	char source[NODE_STORE_SOURCE_MAX + 1];
-	size_t alarms_before;
 };
 
-static void on_peer_proved(void *arg, int rc)
+static void on_peer_proved(void *arg, int rc, const char *given, size_t given_len,
+			   const char *current, size_t current_len)
 {
 	struct peer_cp *p = arg;
 	struct node *n = p->n;
-	/* The client raised the alarm as "relay"; name where the checkpoint came from. */
-	if ((rc == DX_ELOG_INCONSISTENT || rc == DX_EPROOF) && n->n_alarms > p->alarms_before) {
-		struct node_alarm *al = &n->alarms[n->n_alarms - 1];
-		snprintf(al->source, sizeof(al->source), "%s", p->source);
+	if (given != NULL) {
+		node_alarm(n, rc, p->source, given, given_len, current, current_len);
 	} else if (rc != DX_OK && rc != DX_ECLOSED) {
 		node_log(n, NODE_LOG_DEBUG, "could not compare the checkpoint of %s: %s", p->source,
 			 dx_strerror(rc));
@@ -124,7 +147,6 @@ void node_roster_peer_checkpoint(struct node *n, const char *peer, const uint8_t
 		return;
 	}
 	p->n = n;
-	p->alarms_before = n->n_alarms;
 	snprintf(p->source, sizeof(p->source), "envelope from %s", peer);
 	int rc = relay_client_prove(n->rc, text, len, on_peer_proved, p);
 	if (rc != DX_OK) {

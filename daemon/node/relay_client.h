@@ -180,16 +180,20 @@ int relay_client_sync(struct relay_client *c, relay_client_done_fn cb, void *arg
 /*
  * Proves a checkpoint that came from elsewhere (a peer's envelope, an old
  * receipt) consistent with the relay's current one: asks the relay for its
- * checkpoint, then for a consistency proof from the given size. cb (may be
- * NULL) gets 0 when it holds; DX_ELOG_INCONSISTENT (the relay now shows a
- * smaller tree, or the same size with another root) or DX_EPROOF (the proof
- * fails) when the two cannot both be true, and then on_alarm is raised with
- * the given text as old and the relay's current one as new; any other code
- * when nothing could be proved (transport, refusal). The text is verified
- * with the pinned key first: its error is returned and cb is not called.
+ * checkpoint, then for a consistency proof from the given size. cb gets 0
+ * when it holds; DX_ELOG_INCONSISTENT (the relay now shows a smaller tree,
+ * or the same size with another root) or DX_EPROOF (the proof fails) when
+ * the two cannot both be true, with both signed texts (given, then the
+ * relay's current one) as evidence; any other code, without texts, when
+ * nothing could be proved (transport, refusal). on_alarm is not called: the
+ * caller knows where the given checkpoint came from and reports it (the
+ * alarm is counted in the stats). The text is verified with the pinned key
+ * first: its error is returned and cb is not called.
  */
+typedef void (*relay_client_prove_fn)(void *arg, int rc, const char *given, size_t given_len,
+				      const char *current, size_t current_len);
 int relay_client_prove(struct relay_client *c, const uint8_t *text, size_t len,
-		       relay_client_done_fn cb, void *arg) DX_MUST_CHECK;
+		       relay_client_prove_fn cb, void *arg) DX_MUST_CHECK;
 
 /*
  * The receipt checks the operations use, exposed for tests and audits: 0, or

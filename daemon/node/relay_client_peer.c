@@ -14,8 +14,8 @@
  *   same size, another root              equivocation
  *   larger, and the proof does not hold  fork
  *
- * each raise on_alarm with both signed texts as evidence. A transport error
- * or a refusal proves nothing either way and is only reported to the caller.
+ * each are reported to the caller with both signed texts as evidence. A
+ * transport error or a refusal proves nothing either way.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +25,7 @@
 struct prove_ctx {
 	struct cp_slot given;
 	struct cp_slot current;
-	relay_client_done_fn cb;
+	relay_client_prove_fn cb;
 	void *arg;
 };
 
@@ -38,15 +38,13 @@ static void prove_end(struct op *op, int rc)
 {
 	struct prove_ctx *p = op->prove;
 	struct relay_client *c = op->c;
-	if ((rc == DX_ELOG_INCONSISTENT || rc == DX_EPROOF) && p->current.set) {
+	int evidence = (rc == DX_ELOG_INCONSISTENT || rc == DX_EPROOF) && p->current.set;
+	if (evidence) {
 		c->stats.alarms++;
-		if (c->on_alarm != NULL) {
-			c->on_alarm(c->cb_arg, rc, p->given.text, p->given.len, p->current.text,
-				    p->current.len);
-		}
 	}
 	if (p->cb != NULL) {
-		p->cb(p->arg, rc);
+		p->cb(p->arg, rc, evidence ? p->given.text : NULL, evidence ? p->given.len : 0,
+		      evidence ? p->current.text : NULL, evidence ? p->current.len : 0);
 	}
 }
 
@@ -64,7 +62,7 @@ static int send_proof(struct op *sync_op)
 	}
 	/* The context moves to the proof operation. */
 	struct prove_ctx *p = sync_op->prove;
-	relay_client_done_fn cb = p->cb;
+	relay_client_prove_fn cb = p->cb;
 	void *arg = p->arg;
 	op->prove = p;
 	sync_op->prove = NULL;
@@ -76,7 +74,7 @@ static int send_proof(struct op *sync_op)
 	if (rc != DX_OK) {
 		/* The operation and the context are freed: report here, once. */
 		if (cb != NULL) {
-			cb(arg, rc);
+			cb(arg, rc, NULL, 0, NULL, 0);
 		}
 		return DX_OK;
 	}
@@ -146,7 +144,7 @@ void relay_client_prove_finish(struct op *op, int rc, const Dx__RelayResponse *r
 }
 
 int relay_client_prove(struct relay_client *c, const uint8_t *text, size_t len,
-		       relay_client_done_fn cb, void *arg)
+		       relay_client_prove_fn cb, void *arg)
 {
 	Dx__RequestBody body = DX__REQUEST_BODY__INIT;
 	Dx__CheckpointOp cp = DX__CHECKPOINT_OP__INIT;
