@@ -45,6 +45,16 @@ char *ctl_strdup(struct ctl_call *c, const char *s)
 	return d;
 }
 
+ProtobufCBinaryData ctl_bin(struct ctl_call *c, const void *data, size_t len)
+{
+	ProtobufCBinaryData b = { 0, NULL };
+	if (len > 0 && (b.data = ctl_alloc(c, len)) != NULL) {
+		memcpy(b.data, data, len);
+		b.len = len;
+	}
+	return b;
+}
+
 int ctl_fail(struct ctl_call *c, int err, const char *fmt, ...)
 {
 	va_list ap;

@@ -32,6 +32,8 @@ struct ctl_call {
 /* Zeroed memory that lives as long as the call; NULL on exhaustion. */
 void *ctl_alloc(struct ctl_call *c, size_t size);
 char *ctl_strdup(struct ctl_call *c, const char *s);
+/* A copy of data in call memory (empty for len 0 or on exhaustion). */
+ProtobufCBinaryData ctl_bin(struct ctl_call *c, const void *data, size_t len);
 /* Sets the message shown with an error; returns err. */
 int ctl_fail(struct ctl_call *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Answers a call that returned CTL_LATER, with rc 0 or an error. */

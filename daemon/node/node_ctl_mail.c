@@ -24,16 +24,6 @@
 
 #define SEND_MAX_RECIPIENTS 64
 
-static ProtobufCBinaryData bin(struct ctl_call *c, const uint8_t *data, size_t len)
-{
-	ProtobufCBinaryData b = { 0, NULL };
-	if (len > 0 && (b.data = ctl_alloc(c, len)) != NULL) {
-		memcpy(b.data, data, len);
-		b.len = len;
-	}
-	return b;
-}
-
 /* Every attachment of a payload must be complete in outgoing/ and match its reference. */
 static int check_attachments(struct ctl_call *c, const Dx__Payload *p)
 {
@@ -173,7 +163,7 @@ int ctl_send(struct ctl_call *c)
 		}
 		dx__sent_copy__init(cp);
 		cp->recipient = ctl_strdup(c, s->to[i]);
-		cp->message_id = bin(c, id, sizeof(id));
+		cp->message_id = ctl_bin(c, id, sizeof(id));
 		copies[i] = cp;
 	}
 	p->copy_for = given_copy_for; /* the recipients' codes belong to the request */
@@ -219,8 +209,8 @@ static int inbox_item(void *ctx, const struct node_store_inbox_info *m)
 		return DX_ENOMEM;
 	}
 	dx__inbox_item__init(it);
-	it->envelope_id = bin(l->c, m->envelope_id, ENVELOPE_ID_LEN);
-	it->digest = bin(l->c, m->digest, ENVELOPE_HASH_LEN);
+	it->envelope_id = ctl_bin(l->c, m->envelope_id, ENVELOPE_ID_LEN);
+	it->digest = ctl_bin(l->c, m->digest, ENVELOPE_HASH_LEN);
 	it->sender = ctl_strdup(l->c, m->sender);
 	it->sequence = m->sequence;
 	it->created_ms = m->created_ms;
@@ -309,12 +299,12 @@ static int outbox_item(void *ctx, const struct node_store_outbox_info *m)
 		return DX_ENOMEM;
 	}
 	dx__outbox_item__init(it);
-	it->message_id = bin(l->c, m->msg_id, NODE_STORE_MSG_ID_LEN);
+	it->message_id = ctl_bin(l->c, m->msg_id, NODE_STORE_MSG_ID_LEN);
 	it->recipient = ctl_strdup(l->c, m->recipient);
 	it->state = (char *)node_store_out_state_name(m->state);
 	it->created_ms = m->created_ms;
 	if (m->has_envelope) {
-		it->envelope_id = bin(l->c, m->envelope_id, ENVELOPE_ID_LEN);
+		it->envelope_id = ctl_bin(l->c, m->envelope_id, ENVELOPE_ID_LEN);
 		it->sequence = m->sequence;
 	}
 	it->attempts = m->attempts;
@@ -351,7 +341,7 @@ int ctl_outbox(struct ctl_call *c)
 /* A body owned by the call: copied into call memory, the original wiped. */
 static ProtobufCBinaryData own_body(struct ctl_call *c, uint8_t *body, size_t len)
 {
-	ProtobufCBinaryData b = bin(c, body, len);
+	ProtobufCBinaryData b = ctl_bin(c, body, len);
 	sodium_memzero(body, len);
 	free(body);
 	return b;
@@ -378,7 +368,7 @@ int ctl_read(struct ctl_call *c)
 			return rc;
 		}
 		res->direction = "received";
-		res->envelope_id = bin(c, info.envelope_id, ENVELOPE_ID_LEN);
+		res->envelope_id = ctl_bin(c, info.envelope_id, ENVELOPE_ID_LEN);
 		res->sender = ctl_strdup(c, info.sender);
 		res->recipient = (char *)keys_state(c->n->keys);
 		res->sequence = info.sequence;
@@ -393,9 +383,9 @@ int ctl_read(struct ctl_call *c)
 			return rc;
 		}
 		res->direction = "sent";
-		res->message_id = bin(c, info.msg_id, NODE_STORE_MSG_ID_LEN);
+		res->message_id = ctl_bin(c, info.msg_id, NODE_STORE_MSG_ID_LEN);
 		if (info.has_envelope) {
-			res->envelope_id = bin(c, info.envelope_id, ENVELOPE_ID_LEN);
+			res->envelope_id = ctl_bin(c, info.envelope_id, ENVELOPE_ID_LEN);
 		}
 		res->sender = (char *)keys_state(c->n->keys);
 		res->recipient = ctl_strdup(c, info.recipient);
@@ -433,8 +423,8 @@ static int receipt_item(struct ctl_call *c, const char *kind, uint8_t *buf, size
 				    c->n->relay.name, c->n->relay.pk, &cp) == DX_OK) {
 		it->tree_size = cp.size;
 	}
-	it->checkpoint = bin(c, r->checkpoint.data, r->checkpoint.len);
-	it->receipt = bin(c, buf, len);
+	it->checkpoint = ctl_bin(c, r->checkpoint.data, r->checkpoint.len);
+	it->receipt = ctl_bin(c, buf, len);
 	*out = it;
 out:
 	protobuf_c_message_free_unpacked(m, NULL);
@@ -468,7 +458,7 @@ int ctl_receipts(struct ctl_call *c)
 			return rc;
 		}
 		res->direction = "received";
-		res->envelope_id = bin(c, info.envelope_id, ENVELOPE_ID_LEN);
+		res->envelope_id = ctl_bin(c, info.envelope_id, ENVELOPE_ID_LEN);
 		for (size_t k = 0; k < 2; k++) {
 			rc = node_store_inbox_receipt(c->n->store, msg.digest, kinds[k].kind, &buf,
 						      &len);
@@ -488,7 +478,7 @@ int ctl_receipts(struct ctl_call *c)
 		}
 		res->direction = "sent";
 		if (info.has_envelope) {
-			res->envelope_id = bin(c, info.envelope_id, ENVELOPE_ID_LEN);
+			res->envelope_id = ctl_bin(c, info.envelope_id, ENVELOPE_ID_LEN);
 		}
 		rc = node_store_outbox_receipt(c->n->store, msg.msg_id, &buf, &len);
 		if (rc == DX_OK) {

@@ -19,16 +19,6 @@
 
 #define AUDIT_MAX_CHECKPOINTS 4096
 
-static ProtobufCBinaryData bin(struct ctl_call *c, const void *data, size_t len)
-{
-	ProtobufCBinaryData b = { 0, NULL };
-	if (len > 0 && (b.data = ctl_alloc(c, len)) != NULL) {
-		memcpy(b.data, data, len);
-		b.len = len;
-	}
-	return b;
-}
-
 /* ---- status ---- */
 
 struct counts {
@@ -98,8 +88,8 @@ static Dx__Alarm *new_alarm(struct status_ctx *s, const char *kind, uint64_t see
 	a->kind = (char *)kind;
 	a->seen_ms = seen;
 	a->source = ctl_strdup(s->c, source);
-	a->held = bin(s->c, held, held_len);
-	a->offered = bin(s->c, offered, offered_len);
+	a->held = ctl_bin(s->c, held, held_len);
+	a->offered = ctl_bin(s->c, offered, offered_len);
 	s->res->alarms[s->res->n_alarms++] = a;
 	return a;
 }
@@ -153,7 +143,7 @@ int ctl_status(struct ctl_call *c)
 	res->relay_last_error = n->relay_last_error;
 	if (relay_client_checkpoint(n->rc, &cp, &cp_len, &cp_size) == DX_OK) {
 		res->checkpoint_size = cp_size;
-		res->checkpoint = bin(c, cp, cp_len);
+		res->checkpoint = ctl_bin(c, cp, cp_len);
 	}
 	res->outbox_queued = k.by_state[NODE_STORE_OUT_QUEUED];
 	res->outbox_sealed = k.by_state[NODE_STORE_OUT_SEALED];
@@ -173,7 +163,7 @@ int ctl_status(struct ctl_call *c)
 	}
 	const struct keys_prekey *pk = keys_prekey_current(n->keys, dx_now_ms());
 	if (pk != NULL) {
-		res->prekey_id = bin(c, pk->id, KEYS_ID_LEN);
+		res->prekey_id = ctl_bin(c, pk->id, KEYS_ID_LEN);
 		res->prekey_valid_until_ms = pk->valid_until_ms;
 	}
 	res->started_ms = n->started_ms;
@@ -316,7 +306,7 @@ int ctl_rotate_prekey(struct ctl_call *c)
 		return DX_ENOMEM;
 	}
 	dx__rotate_prekey_result__init(res);
-	res->prekey_id = bin(c, pk->id, KEYS_ID_LEN);
+	res->prekey_id = ctl_bin(c, pk->id, KEYS_ID_LEN);
 	res->valid_until_ms = pk->valid_until_ms;
 	c->out.result_case = DX__CONTROL_RESPONSE__RESULT_ROTATE_PREKEY;
 	c->out.rotate_prekey = res;
@@ -449,7 +439,7 @@ static void audit_next(struct audit *a)
 	dx__audit_result__init(res);
 	if (relay_client_checkpoint(c->n->rc, &cp, &cp_len, &size) == DX_OK) {
 		res->tree_size = size;
-		res->checkpoint = bin(c, cp, cp_len);
+		res->checkpoint = ctl_bin(c, cp, cp_len);
 	}
 	res->receipts_checked = a->checked;
 	res->receipts_failed = a->failed;
