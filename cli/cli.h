@@ -356,6 +356,7 @@ int cmd_entry(struct cli *c, int argc, char **argv);
 int cmd_relay(struct cli *c, int argc, char **argv);
 int cmd_envelope(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
+int cmd_admin(struct cli *c, int argc, char **argv); /* cmd_admin.c */
 /* Commands without verbs, run by main.c through their record. */
 extern const struct cli_verb cli_cmd_init;   /* cmd_init.c */
 extern const struct cli_verb cli_cmd_status; /* cmd_node.c */

@@ -41,6 +41,7 @@ static const struct cli_group groups[] = {
 	{ "receipts", NULL, &cli_cmd_receipts, "the relay's receipts for one message", 1 },
 	{ "roster", NULL, &cli_cmd_roster, "the States, their keys and verification", 1 },
 	{ "audit", cmd_audit, NULL, "check the relay's audit log against this node", 1 },
+	{ "admin", cmd_admin, NULL, "rotate the prekey, reload the daemon (administrator)", 1 },
 	{ "keys", cmd_keys, NULL, "create, show, rotate and verify keys", 0 },
 	{ "entry", cmd_entry, NULL, "verify another State's roster entry file", 0 },
 	{ "envelope", cmd_envelope, NULL, "seal, open and inspect envelopes (offline)", 0 },

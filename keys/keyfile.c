@@ -412,3 +412,21 @@ int keyfile_read(const char *path, const char *pass, size_t passlen, struct keys
 	free(buf);
 	return rc;
 }
+
+int keyfile_read_kdf(const char *path, struct keyfile_kdf *out)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	uint64_t ops, mem;
+	int rc = read_private_file(path, &buf, &len);
+	if (rc != DX_OK) {
+		return rc;
+	}
+	rc = check_header(buf, len, &ops, &mem);
+	free(buf);
+	if (rc == DX_OK) {
+		out->opslimit = (unsigned long long)ops;
+		out->memlimit = (size_t)mem;
+	}
+	return rc;
+}

@@ -38,6 +38,11 @@ int keyfile_write(const char *path, const struct keys *k, const char *pass, size
  * passphrase is wrong (or the file altered), DX_EKEYFILE_VERSION if newer.
  */
 int keyfile_read(const char *path, const char *pass, size_t passlen, struct keys **out) DX_MUST_CHECK;
+/*
+ * The Argon2id cost recorded in a key file's header (checked as on reading),
+ * so that a rewrite keeps the cost the State chose.
+ */
+int keyfile_read_kdf(const char *path, struct keyfile_kdf *out) DX_MUST_CHECK;
 /* Decrypts an in-memory key file image (what keyfile_read does after I/O). */
 int keyfile_decode(const uint8_t *buf, size_t len, const char *pass, size_t passlen,
 		   struct keys **out) DX_MUST_CHECK;

@@ -378,7 +378,8 @@ static int save_keys(struct node *n)
 	char path[NODE_CONFIG_PATH_MAX + 32];
 	struct keyfile_kdf kdf;
 	snprintf(path, sizeof(path), "%s/%s", n->home, NODE_KEY_FILE);
-	int rc = keyfile_kdf_parse("moderate", &kdf);
+	/* The cost the State chose when it created the file is kept. */
+	int rc = keyfile_read_kdf(path, &kdf);
 	if (rc == DX_OK) {
 		rc = keyfile_write(path, n->keys, n->pass.buf, n->pass.len, &kdf, 1);
 	}

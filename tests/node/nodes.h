@@ -113,7 +113,7 @@ void tnode_conf_set(struct tnode *n, const char *section, const char *key, const
 void tnode_start(struct tnet *t, struct tnode *n);
 /* Sends sig and waits; returns the exit status (128+signal when killed). */
 int tnode_stop(struct tnode *n, int sig);
-/* Whether the node's log contains needle at least count times, waiting. */
+/* Waits until the log contains needle count times: 0, or -1 after deadline_ms. */
 int tnode_wait_log(const struct tnode *n, const char *needle, int count, int deadline_ms);
 
 /* ---- the divex command ---- */
