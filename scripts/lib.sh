@@ -10,7 +10,7 @@ DIVEX_PACKAGES=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev llvm
 	libsodium-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler libnng-dev
 	libsqlite3-dev libcmocka-dev libinih-dev libjansson-dev libmicrohttpd-dev libmbedtls-dev
-	prometheus
+	prometheus scdoc
 	git ca-certificates coreutils diffutils util-linux procps
 )
 
