@@ -357,6 +357,7 @@ int cmd_relay(struct cli *c, int argc, char **argv);
 int cmd_envelope(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
 int cmd_admin(struct cli *c, int argc, char **argv); /* cmd_admin.c */
+int cmd_case(struct cli *c, int argc, char **argv); /* cmd_case.c */
 /* Commands without verbs, run by main.c through their record. */
 extern const struct cli_verb cli_cmd_init;   /* cmd_init.c */
 extern const struct cli_verb cli_cmd_status; /* cmd_node.c */
@@ -373,6 +374,9 @@ void cli_print_gaps(struct out *o, struct Dx__Gap *const *gaps, size_t n);
 /* cmd_node.c: `divex keys verify`, in the keys group's table. */
 int keys_verify(struct cli *c, const struct cli_verb *v, int argc, char **argv);
 extern const char keys_verify_usage[];
+/* cmd_dossier.c: `divex audit verify`, in the audit group's table. */
+int audit_verify(struct cli *c, const struct cli_verb *v, int argc, char **argv);
+extern const char audit_verify_usage[];
 /* cmd_open.c: the verbs of `divex envelope` that read an envelope. */
 int envelope_open(struct cli *c, const struct cli_verb *v, int argc, char **argv);
 int envelope_inspect(struct cli *c, const struct cli_verb *v, int argc, char **argv);

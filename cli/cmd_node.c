@@ -351,10 +351,13 @@ static int audit_check(struct cli *c, const struct cli_verb *v, int argc, char *
 static const struct cli_verb audit_verbs[] = {
 	{ "check", audit_check, "prove the relay's log consistent and every receipt in it",
 	  audit_check_usage },
+	{ "verify", audit_verify, "check an envelope's audit dossier offline",
+	  audit_verify_usage },
 };
 
 int cmd_audit(struct cli *c, int argc, char **argv)
 {
 	return cli_dispatch(c, "audit", audit_verbs, sizeof(audit_verbs) / sizeof(audit_verbs[0]),
-			    "The relay's audit log, checked by this State's daemon.\n", argc, argv);
+			    "The relay's audit log, checked by this State's daemon, and audit\n"
+			    "dossiers, checked offline.\n", argc, argv);
 }

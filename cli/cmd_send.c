@@ -27,47 +27,13 @@ enum {
 };
 
 /* Recipients of one message (SendOp.to). */
-#define MAX_RECIPIENTS 64
 /* Plaintext read from an attachment at a time. */
 #define READ_CHUNK (64 * 1024)
 
 struct send_opts {
 	struct cli_compose m;
-	char to[MAX_RECIPIENTS][DX_STATE_LEN + 1];
-	size_t n_to;
+	struct cli_recipients to;
 };
-
-/* --to MEX,BFA (and --to again): distinct State codes. */
-static int parse_to(struct cli *c, struct send_opts *s, const char *arg)
-{
-	const char *p = arg;
-	for (;;) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		char code[DX_STATE_LEN + 1];
-		if (len != DX_STATE_LEN) {
-			return cli_error(c, DX_ESTATE_CODE, "--to '%s'", arg);
-		}
-		memcpy(code, p, len);
-		code[len] = '\0';
-		if (!dx_state_valid(code)) {
-			return cli_error(c, DX_ESTATE_CODE, "--to '%s'", arg);
-		}
-		for (size_t i = 0; i < s->n_to; i++) {
-			if (strcmp(s->to[i], code) == 0) {
-				return cli_usage(c, "%s is named twice in --to", code);
-			}
-		}
-		if (s->n_to == MAX_RECIPIENTS) {
-			return cli_usage(c, "at most %d recipients per message", MAX_RECIPIENTS);
-		}
-		memcpy(s->to[s->n_to++], code, sizeof(code));
-		if (comma == NULL) {
-			return CLI_CONTINUE;
-		}
-		p = comma + 1;
-	}
-}
 
 /* One attachment on its way to the daemon. */
 struct upload {
@@ -270,7 +236,7 @@ static int send_message(struct cli *c, const struct send_opts *s, const struct c
 {
 	struct cli_attachments *sa = NULL;
 	Dx__ControlResponse *resp = NULL;
-	char *text = NULL, *to[MAX_RECIPIENTS];
+	char *text = NULL;
 	size_t text_len = 0, body_len = 0;
 	uint8_t *body = NULL;
 	int status;
@@ -284,11 +250,8 @@ static int send_message(struct cli *c, const struct send_opts *s, const struct c
 	}
 	Dx__SendOp op = DX__SEND_OP__INIT;
 	Dx__ControlRequest req = DX__CONTROL_REQUEST__INIT;
-	for (size_t i = 0; i < s->n_to; i++) {
-		to[i] = (char *)s->to[i];
-	}
-	op.n_to = s->n_to;
-	op.to = to;
+	op.n_to = s->to.n;
+	op.to = (char **)s->to.ptrs; /* read only: protobuf-c's field is not const */
 	op.payload = (ProtobufCBinaryData){ body_len, body };
 	req.op_case = DX__CONTROL_REQUEST__OP_SEND;
 	req.send = &op;
@@ -339,7 +302,7 @@ static int parse_message(struct cli *c, const struct cli_verb *v, int argc, char
 	cli_opt_begin();
 	while (status == CLI_CONTINUE &&
 	       (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		status = opt == OPT_TO ? parse_to(c, s, optarg)
+		status = opt == OPT_TO ? cli_parse_recipients(c, &s->to, optarg)
 				       : cli_compose_opt(c, v, &s->m, opt, argv);
 	}
 	if (status == CLI_CONTINUE && id != NULL) {
@@ -349,7 +312,7 @@ static int parse_message(struct cli *c, const struct cli_verb *v, int argc, char
 			status = cli_usage(c, "give the ID of the message to answer");
 		}
 	}
-	if (status == CLI_CONTINUE && id == NULL && s->n_to == 0) {
+	if (status == CLI_CONTINUE && id == NULL && s->to.n == 0) {
 		status = cli_usage(c, "--to STATE is required");
 	}
 	if (status == CLI_CONTINUE) {
@@ -469,8 +432,7 @@ static int cmd_reply(struct cli *c, const struct cli_verb *v, int argc, char **a
 		goto out;
 	}
 	const Dx__ReadResult *r = resp->read;
-	memcpy(s->to[0], r->sender, DX_STATE_LEN + 1);
-	s->n_to = 1;
+	cli_recipients_add(&s->to, r->sender);
 	struct cli_payload_frame frame = {
 		.marking = s->m.marking_given ? NULL : pl->marking,
 		.in_reply_to = r->envelope_id.data,

@@ -198,6 +198,11 @@ static void marking_from_options(const struct cli_compose *m, Dx__Marking *mk)
 	mk->classification = (char *)(m->classification != NULL ? m->classification : "");
 }
 
+void cli_compose_marking(const struct cli_compose *m, Dx__Marking *mk)
+{
+	marking_from_options(m, mk);
+}
+
 int cli_compose_payload(struct cli *c, const struct cli_compose *m,
 			const struct cli_payload_frame *f, const char *text,
 			const struct cli_attachments *sa, uint8_t **out, size_t *out_len)
@@ -233,4 +238,39 @@ int cli_compose_payload(struct cli *c, const struct cli_compose *m,
 		return cli_error(c, rc, "building the message payload");
 	}
 	return CLI_EXIT_OK;
+}
+
+void cli_recipients_add(struct cli_recipients *r, const char *code)
+{
+	memcpy(r->to[r->n], code, DX_STATE_LEN + 1);
+	r->ptrs[r->n] = r->to[r->n];
+	r->n++;
+}
+
+int cli_parse_recipients(struct cli *c, struct cli_recipients *r, const char *arg)
+{
+	for (const char *p = arg;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		char code[DX_STATE_LEN + 1] = "";
+		if (len == DX_STATE_LEN) {
+			memcpy(code, p, len);
+		}
+		if (!dx_state_valid(code)) {
+			return cli_error(c, DX_ESTATE_CODE, "--to '%s'", arg);
+		}
+		for (size_t i = 0; i < r->n; i++) {
+			if (strcmp(r->to[i], code) == 0) {
+				return cli_usage(c, "%s is named twice in --to", code);
+			}
+		}
+		if (r->n == CLI_MAX_RECIPIENTS) {
+			return cli_usage(c, "at most %d recipients per message", CLI_MAX_RECIPIENTS);
+		}
+		cli_recipients_add(r, code);
+		if (comma == NULL) {
+			return CLI_CONTINUE;
+		}
+		p = comma + 1;
+	}
 }

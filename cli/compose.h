@@ -75,6 +75,10 @@ int cli_compose_check(struct cli *c, struct cli_compose *m, int n, char **args);
 /* Reads the message text from a file or standard input ("-"), capped. */
 int cli_compose_text(struct cli *c, const char *path, char **out, size_t *out_len);
 
+/* The marking the options describe (defaults for those not given); mk points
+ * into m and lives as long as it. */
+void cli_compose_marking(const struct cli_compose *m, Dx__Marking *mk);
+
 /* The attachments of one message, in the order given. */
 struct cli_attachments {
 	size_t n;
@@ -88,6 +92,18 @@ int cli_attachments_new(struct cli *c, struct cli_attachments **out);
 /* Records meta[n], just filled from the file at path, as the next reference. */
 void cli_attachments_add(struct cli_attachments *sa, const char *path);
 void cli_attachments_free(struct cli_attachments *sa);
+
+/* The States a message goes to: --to MEX,BFA (and --to again), distinct. */
+#define CLI_MAX_RECIPIENTS 64
+struct cli_recipients {
+	char to[CLI_MAX_RECIPIENTS][DX_STATE_LEN + 1];
+	char *ptrs[CLI_MAX_RECIPIENTS]; /* to[i], for the request's repeated field */
+	size_t n;
+};
+/* Adds the codes of one --to argument; CLI_CONTINUE, or the exit status. */
+int cli_parse_recipients(struct cli *c, struct cli_recipients *r, const char *arg);
+/* Adds one code known to be valid (a reply's sender). */
+void cli_recipients_add(struct cli_recipients *r, const char *code);
 
 /* What the payload carries beside the composed message itself. */
 struct cli_payload_frame {

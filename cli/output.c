@@ -60,6 +60,9 @@ static const struct {
 	{ DX_EFORBIDDEN, CLI_EXIT_REFUSED },
 	{ DX_EKEY_CHANGED, CLI_EXIT_REFUSED },
 	{ DX_EAMBIGUOUS, CLI_EXIT_USAGE },
+	/* Casework rules: a late notice without a reason, an export without consent. */
+	{ DX_ELATE_NOTICE, CLI_EXIT_REFUSED },
+	{ DX_ENO_CONSENT, CLI_EXIT_REFUSED },
 	/* Network errors and the relay's refusals of a request: status 1. */
 };
 

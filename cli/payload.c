@@ -12,6 +12,7 @@
 
 #include "attach.h"
 #include "canon.h"
+#include "case_json.h"
 #include "cli.h"
 #include "envelope.h"
 #include "wire.pb-c.h"
@@ -243,7 +244,9 @@ void cli_print_payload(struct out *o, const struct Dx__Payload *pl, char *const 
 	out_note(o, "%s", "");
 	print_marking(o, pl->marking);
 	out_note(o, "%s", "");
-	if (pl->type != 1) {
+	if (pl->type == CLI_PAYLOAD_CASE_NOTE) {
+		out_str(o, "type", "Payload type", "case_note");
+	} else if (pl->type != 1) {
 		out_u64(o, "type", "Payload type", pl->type);
 		out_note(o, "(a casework payload: this version shows only its common fields)");
 	} else {
@@ -264,6 +267,10 @@ void cli_print_payload(struct out *o, const struct Dx__Payload *pl, char *const 
 	text_field(o, "subject", "Subject", pl->subject);
 	if (pl->text != NULL && pl->text[0] != '\0') {
 		out_block(o, "text", "Text", pl->text, strlen(pl->text));
+	}
+	if (pl->type == CLI_PAYLOAD_CASE_NOTE) {
+		/* Every field of the template, under the marking printed above. */
+		cli_print_case_note(o, "case_note", pl->content.data, pl->content.len);
 	}
 	print_attachments(o, pl, saved);
 }

@@ -70,6 +70,8 @@ static const struct errdesc table[] = {
 	E(DX_ENODAEMON, "the State's daemon is not running or its control socket is missing: start it with 'divexd run --home DIR' and check --home"),
 	E(DX_EFORBIDDEN, "your user has no role that allows this on this node: ask the node's administrator to add your user name to the [roles] section of divexd.conf and reload the daemon"),
 	E(DX_EAMBIGUOUS, "that id prefix names more than one message: give more hex digits"),
+	E(DX_ELATE_NOTICE, "a rule 12 notice must reach the implicated States at least 30 days before the meeting, and this one would be later: send it anyway only with --late-reason TEXT, which is recorded and shown to the recipients"),
+	E(DX_ENO_CONSENT, "the provider's consent for this use of the item is missing, refused or revoked (rule 16): ask for it with 'divex consent request' and export once it is granted"),
 };
 #undef E
 

@@ -79,6 +79,9 @@ enum dx_err {
 	DX_ENODAEMON = -110,
 	DX_EFORBIDDEN = -111,
 	DX_EAMBIGUOUS = -112,
+	/* Casework rules (docs/casework-rules.md). */
+	DX_ELATE_NOTICE = -120,
+	DX_ENO_CONSENT = -121,
 };
 
 /* A sentence describing the error and what to do about it. Never NULL. */

@@ -93,10 +93,10 @@ static size_t utf8_next(const unsigned char *p, const unsigned char *end, uint32
  * characters: no C0 control, no DEL, no C1 control. They are shown to
  * officials, so nothing in them may steer a terminal.
  */
-static int text_ok(const char *s)
+int roster_text_valid(const char *s, size_t max)
 {
-	size_t n = strnlen(s, ROSTER_TEXT_MAX + 1);
-	if (n > ROSTER_TEXT_MAX) {
+	size_t n = strnlen(s, max + 1);
+	if (n > max) {
 		return 0;
 	}
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
@@ -109,6 +109,11 @@ static int text_ok(const char *s)
 		p += len;
 	}
 	return 1;
+}
+
+static int text_ok(const char *s)
+{
+	return roster_text_valid(s, ROSTER_TEXT_MAX);
 }
 
 static int contact_ok(const Dx__Contact *c)

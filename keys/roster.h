@@ -70,6 +70,13 @@ size_t roster_entry_contacts(const struct roster_entry *e, struct roster_contact
 int roster_entry_verify(const uint8_t *buf, size_t len, struct roster_entry **out) DX_MUST_CHECK;
 void roster_entry_free(struct roster_entry *e);
 
+/*
+ * True when s is at most max bytes of well-formed UTF-8 without a C0
+ * control, DEL or C1 control: the rule for every text shown to officials
+ * (PROTOCOL.md 4.4), here and in other signed statements.
+ */
+int roster_text_valid(const char *s, size_t max);
+
 /* The prekey a sender should seal to at now_ms (newest valid), or NULL. */
 const struct roster_prekey *roster_entry_current_prekey(const struct roster_entry *e, uint64_t now_ms);
 

@@ -212,6 +212,14 @@ static int open_store(struct node *n)
 	if (rc != DX_OK) {
 		return fail(n, rc, path);
 	}
+	/* The officer's cases: their own database, under their own key. */
+	snprintf(path, sizeof(path), "%s/%s", n->home, NODE_CASES_FILE);
+	keys_derive_local_key(n->keys, key, "cases.db");
+	rc = case_store_open(path, key, &n->cases);
+	sodium_memzero(key, sizeof(key));
+	if (rc != DX_OK) {
+		return fail(n, rc, path);
+	}
 	struct relay_client_config rcfg = {
 		.url = n->cfg.relay_url,
 		.tls_ca_file = n->cfg.relay_ca_file[0] != '\0' ? n->cfg.relay_ca_file : NULL,
@@ -404,6 +412,7 @@ int main(int argc, char **argv)
 	if (n->store != NULL) {
 		node_store_close(n->store);
 	}
+	case_store_close(n->cases);
 	keys_free(n->keys);
 	passphrase_free(&n->pass);
 	if (n->rc == NULL && status == 0) {

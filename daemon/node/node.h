@@ -13,6 +13,7 @@
  *   node_roster.c   mirrors and pins the roster, rotates and publishes this
  *                   State's prekeys, compares peers' checkpoints
  *   node_control.c  the control socket: roles, then node_ctl_*.c operations
+ *                   (node_ctl_case.c: cases, kept in case_store.h's database)
  *   node_files.c    attachment stream files in the home
  *   divexd_main.c   start-up, signals, reload and the drain on shutdown
  *
@@ -26,6 +27,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "case_store.h"
 #include "keyfile.h"
 #include "keys.h"
 #include "node_config.h"
@@ -35,6 +37,7 @@
 
 #define NODE_CONTROL_SOCKET "control.sock"
 #define NODE_STORE_FILE "node.db"
+#define NODE_CASES_FILE "cases.db"
 #define NODE_KEY_FILE "state.key"
 #define NODE_ENROLLMENT_FILE "enrollment.dxe"
 #define NODE_OUTGOING_DIR "outgoing"
@@ -70,6 +73,7 @@ struct node {
 	struct keys *keys;
 	struct passphrase pass; /* kept to rewrite the key file when prekeys rotate */
 	struct node_store *store;
+	struct case_store *cases; /* case_store.h: the officer's cases */
 	struct relay_client *rc;
 	struct relay_identity relay;
 	struct bridge_server *ctl;

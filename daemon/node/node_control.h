@@ -2,8 +2,9 @@
  * node_control.h: what the files of the control socket share
  * (docs/control.md). node_control.c receives a request, finds the caller's
  * role from the kernel's peer uid, decodes strictly and dispatches;
- * node_ctl_node.c (status, roster, keys, audit, admin) and node_ctl_mail.c
- * (send, inbox, outbox, read, receipts, attachments) answer.
+ * node_ctl_node.c (status, roster, keys, audit, admin), node_ctl_mail.c
+ * (send, inbox, outbox, read, receipts, attachments) and node_ctl_case.c
+ * (cases) answer.
  *
  * A call owns every allocation made for its answer (ctl_alloc), freed
  * together once the answer is packed. An operation answers at once by
@@ -63,6 +64,22 @@ int ctl_read(struct ctl_call *c);
 int ctl_receipts(struct ctl_call *c);
 int ctl_put_attachment(struct ctl_call *c);
 int ctl_get_attachment(struct ctl_call *c);
+/* node_ctl_case.c */
+int ctl_case_new(struct ctl_call *c);
+int ctl_case_list(struct ctl_call *c);
+int ctl_case_show(struct ctl_call *c);
+int ctl_case_search(struct ctl_call *c);
+int ctl_case_close(struct ctl_call *c);
+int ctl_case_share(struct ctl_call *c);
+int ctl_case_import(struct ctl_call *c);
+/*
+ * The core of send, shared with case_share: checks the recipients and the
+ * payload's attachments, then queues one numbered copy of p per recipient in
+ * one batch (all or none) and kicks the outbox. p's copy fields are used as
+ * scratch and restored. *out is in call memory.
+ */
+int ctl_queue_payload(struct ctl_call *c, char *const *to, size_t n_to, Dx__Payload *p,
+		      Dx__SendResult **out) DX_MUST_CHECK;
 /* The sequence gaps of every State, in call memory. */
 int ctl_gaps(struct ctl_call *c, Dx__Gap ***out, size_t *n_out) DX_MUST_CHECK;
 

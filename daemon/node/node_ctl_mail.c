@@ -8,7 +8,8 @@
  * hash the payload claims), then queues one message per recipient in one
  * transaction: either every copy is queued or none is. Each copy's payload
  * names its copy ("copy 2 of 3, for MEX") inside the sealed payload, so a
- * leaked copy can be traced.
+ * leaked copy can be traced. That core, ctl_queue_payload(), also queues
+ * the case notes that case_share sends (node_ctl_case.c).
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -68,14 +69,14 @@ static int check_attachments(struct ctl_call *c, const Dx__Payload *p)
 	return DX_OK;
 }
 
-static int check_recipients(struct ctl_call *c, const Dx__SendOp *s)
+static int check_recipients(struct ctl_call *c, char *const *to_list, size_t n_to)
 {
 	struct seal_peer peer;
-	if (s->n_to == 0 || s->n_to > SEND_MAX_RECIPIENTS) {
+	if (n_to == 0 || n_to > SEND_MAX_RECIPIENTS) {
 		return ctl_fail(c, DX_EINVAL, "give 1 to %d recipient States", SEND_MAX_RECIPIENTS);
 	}
-	for (size_t i = 0; i < s->n_to; i++) {
-		const char *to = s->to[i];
+	for (size_t i = 0; i < n_to; i++) {
+		const char *to = to_list[i];
 		if (!dx_state_valid(to)) {
 			return ctl_fail(c, DX_ESTATE_CODE, "'%s' is not a State code (three capital "
 							   "letters, e.g. MEX)", to);
@@ -84,7 +85,7 @@ static int check_recipients(struct ctl_call *c, const Dx__SendOp *s)
 			return ctl_fail(c, DX_EINVAL, "%s is this State", to);
 		}
 		for (size_t k = 0; k < i; k++) {
-			if (strcmp(s->to[k], to) == 0) {
+			if (strcmp(to_list[k], to) == 0) {
 				return ctl_fail(c, DX_EINVAL, "%s is named twice", to);
 			}
 		}
@@ -102,44 +103,33 @@ static int check_recipients(struct ctl_call *c, const Dx__SendOp *s)
 	return DX_OK;
 }
 
-int ctl_send(struct ctl_call *c)
+int ctl_queue_payload(struct ctl_call *c, char *const *to, size_t n_to, Dx__Payload *p,
+		      Dx__SendResult **out)
 {
-	const Dx__SendOp *s = c->in->send;
-	ProtobufCMessage *m = NULL;
 	uint8_t *body = NULL;
 	size_t body_len = 0;
-	int rc = check_recipients(c, s);
-	if (rc != DX_OK) {
+	int rc = check_recipients(c, to, n_to);
+	if (rc != DX_OK || (rc = check_attachments(c, p)) != DX_OK) {
 		return rc;
 	}
-	rc = proto_unpack_strict(&dx__payload__descriptor, s->payload.data, s->payload.len,
-				 ENVELOPE_BODY_MAX, &m);
-	if (rc != DX_OK) {
-		return ctl_fail(c, rc, "the message could not be decoded: %s", dx_strerror(rc));
-	}
-	Dx__Payload *p = (Dx__Payload *)m;
-	if ((rc = check_attachments(c, p)) != DX_OK) {
-		goto out;
-	}
 	Dx__SendResult *res = ctl_alloc(c, sizeof(*res));
-	Dx__SentCopy **copies = ctl_alloc(c, s->n_to * sizeof(*copies));
+	Dx__SentCopy **copies = ctl_alloc(c, n_to * sizeof(*copies));
 	if (res == NULL || copies == NULL) {
-		rc = DX_ENOMEM;
-		goto out;
+		return DX_ENOMEM;
 	}
 	dx__send_result__init(res);
 	if (p->type == 0) {
 		p->type = 1;
 	}
 	if ((rc = node_store_begin(c->n->store)) != DX_OK) {
-		goto out;
+		return rc;
 	}
 	char *given_copy_for = p->copy_for;
-	for (size_t i = 0; i < s->n_to; i++) {
+	for (size_t i = 0; i < n_to; i++) {
 		uint8_t id[NODE_STORE_MSG_ID_LEN];
 		p->copy_number = (uint32_t)(i + 1);
-		p->copy_count = (uint32_t)s->n_to;
-		p->copy_for = s->to[i];
+		p->copy_count = (uint32_t)n_to;
+		p->copy_for = to[i];
 		if ((rc = proto_pack_alloc(&p->base, &body, &body_len)) != DX_OK) {
 			break;
 		}
@@ -147,9 +137,11 @@ int ctl_send(struct ctl_call *c)
 			rc = ctl_fail(c, DX_ETOOBIG, "the message is too large (%zu bytes; at most "
 						     "%d): send long texts as attachments",
 				      body_len, ENVELOPE_BODY_MAX);
+			sodium_memzero(body, body_len);
+			free(body);
 			break;
 		}
-		rc = node_store_outbox_enqueue(c->n->store, s->to[i], body, body_len, NULL, 0, id);
+		rc = node_store_outbox_enqueue(c->n->store, to[i], body, body_len, NULL, 0, id);
 		sodium_memzero(body, body_len);
 		free(body);
 		body = NULL;
@@ -162,28 +154,46 @@ int ctl_send(struct ctl_call *c)
 			break;
 		}
 		dx__sent_copy__init(cp);
-		cp->recipient = ctl_strdup(c, s->to[i]);
+		cp->recipient = ctl_strdup(c, to[i]);
 		cp->message_id = ctl_bin(c, id, sizeof(id));
 		copies[i] = cp;
 	}
-	p->copy_for = given_copy_for; /* the recipients' codes belong to the request */
+	p->copy_for = given_copy_for; /* the recipients' codes belong to the caller */
 	if (rc != DX_OK) {
 		node_store_rollback(c->n->store);
-		goto out;
+		return rc;
 	}
 	if ((rc = node_store_commit(c->n->store)) != DX_OK) {
-		goto out;
+		return rc;
 	}
-	res->n_copies = s->n_to;
+	res->n_copies = n_to;
 	res->copies = copies;
-	c->out.result_case = DX__CONTROL_RESPONSE__RESULT_SEND;
-	c->out.send = res;
-	node_log(c->n, NODE_LOG_INFO, "queued a message for %zu State(s)", s->n_to);
+	*out = res;
+	node_log(c->n, NODE_LOG_INFO, "queued a message for %zu State(s)", n_to);
 	node_outbox_kick(c->n);
-out:
-	if (m != NULL) {
-		protobuf_c_message_free_unpacked(m, NULL);
+	return DX_OK;
+}
+
+int ctl_send(struct ctl_call *c)
+{
+	const Dx__SendOp *s = c->in->send;
+	ProtobufCMessage *m = NULL;
+	Dx__SendResult *res = NULL;
+	int rc = check_recipients(c, s->to, s->n_to);
+	if (rc != DX_OK) {
+		return rc;
 	}
+	rc = proto_unpack_strict(&dx__payload__descriptor, s->payload.data, s->payload.len,
+				 ENVELOPE_BODY_MAX, &m);
+	if (rc != DX_OK) {
+		return ctl_fail(c, rc, "the message could not be decoded: %s", dx_strerror(rc));
+	}
+	rc = ctl_queue_payload(c, s->to, s->n_to, (Dx__Payload *)m, &res);
+	if (rc == DX_OK) {
+		c->out.result_case = DX__CONTROL_RESPONSE__RESULT_SEND;
+		c->out.send = res;
+	}
+	protobuf_c_message_free_unpacked(m, NULL);
 	return rc;
 }
 
