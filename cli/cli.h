@@ -361,6 +361,7 @@ int cmd_case(struct cli *c, int argc, char **argv); /* cmd_case.c */
 /* Commands without verbs, run by main.c through their record. */
 extern const struct cli_verb cli_cmd_init;   /* cmd_init.c */
 extern const struct cli_verb cli_cmd_status; /* cmd_node.c */
+extern const struct cli_verb cli_cmd_contacts; /* cmd_contacts.c */
 extern const struct cli_verb cli_cmd_roster;
 extern const struct cli_verb cli_cmd_send; /* cmd_send.c */
 extern const struct cli_verb cli_cmd_reply;

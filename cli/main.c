@@ -40,6 +40,7 @@ static const struct cli_group groups[] = {
 	{ "outbox", NULL, &cli_cmd_outbox, "list sent messages and their delivery", 1 },
 	{ "receipts", NULL, &cli_cmd_receipts, "the relay's receipts for one message", 1 },
 	{ "roster", NULL, &cli_cmd_roster, "the States, their keys and verification", 1 },
+	{ "contacts", NULL, &cli_cmd_contacts, "the States' published contact points", 1 },
 	{ "case", cmd_case, NULL, "file, list, search, close and share cases", 1 },
 	{ "audit", cmd_audit, NULL, "check the relay's audit log against this node", 1 },
 	{ "admin", cmd_admin, NULL, "rotate the prekey, reload the daemon (administrator)", 1 },

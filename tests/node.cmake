@@ -6,7 +6,7 @@ if(TARGET divexd AND TARGET divex-relay AND TARGET divex)
   target_include_directories(divex_node_testlib PUBLIC
     ${CMAKE_CURRENT_SOURCE_DIR}/node ${CMAKE_CURRENT_SOURCE_DIR}/relay)
   target_link_libraries(divex_node_testlib PUBLIC divex_testlib PkgConfig::JANSSON)
-  foreach(theme exchange faults equivocation admin)
+  foreach(theme exchange faults equivocation admin contacts)
     divex_add_test(test_node_${theme} SOURCES node/test_node_${theme}.c
       LIBS divex_node_testlib TIMEOUT 300)
     add_dependencies(test_node_${theme} divexd divex-relay divex)

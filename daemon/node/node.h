@@ -150,6 +150,10 @@ int node_roster_peer(struct node *n, const char *state, uint64_t now_ms, struct 
 /* Open-time lookup (open_params.lookup_sender), ctx is the node. */
 int node_roster_lookup_sender(void *ctx, const char *state,
 			      const uint8_t identity_id[static KEYS_ID_LEN], struct seal_peer *out);
+/* Publishes this State's entry with these contact records instead (DX_EBUSY while one is out). */
+struct roster_contact;
+int node_roster_set_contacts(struct node *n, const struct roster_contact *contacts, size_t count)
+	DX_MUST_CHECK;
 /* Rotates the prekey now, rewrites the key file and publishes the new entry. */
 int node_roster_rotate_prekey(struct node *n) DX_MUST_CHECK;
 /* Checks a checkpoint a peer carried against the relay's (alarm on contradiction). */

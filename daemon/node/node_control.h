@@ -56,6 +56,9 @@ int ctl_verify_key(struct ctl_call *c);
 int ctl_rotate_prekey(struct ctl_call *c);
 int ctl_reload(struct ctl_call *c);
 int ctl_audit(struct ctl_call *c);
+/* node_ctl_contacts.c */
+int ctl_contacts(struct ctl_call *c);
+int ctl_set_contacts(struct ctl_call *c);
 /* node_ctl_mail.c */
 int ctl_send(struct ctl_call *c);
 int ctl_inbox(struct ctl_call *c);

@@ -189,6 +189,7 @@ static int roster_member(void *ctx, const struct node_store_roster_info *r)
 	uint8_t *entry = NULL;
 	size_t len = 0;
 	struct roster_entry *e = NULL;
+	struct node_store_roster_info held;
 	if (x->res->n_entries == x->cap) {
 		return 0;
 	}
@@ -198,7 +199,7 @@ static int roster_member(void *ctx, const struct node_store_roster_info *r)
 	}
 	dx__roster_member__init(m);
 	m->state = ctl_strdup(c, r->state);
-	if (node_store_roster_get(c->n->store, r->state, NULL, &entry, &len) == DX_OK &&
+	if (node_store_roster_get(c->n->store, r->state, &held, &entry, &len) == DX_OK &&
 	    roster_entry_verify(entry, len, &e) == DX_OK && e->name != NULL) {
 		m->name = ctl_strdup(c, e->name);
 	}

@@ -328,8 +328,12 @@ static void on_published(void *arg, int rc, const struct relay_receipt_info *r)
 	}
 }
 
-/* Our entry from the keys, with the name and contacts of the one published before. */
-static int build_entry(struct node *n, uint8_t **out, size_t *len)
+/*
+ * Our entry from the keys, with the name of the one published before and
+ * either the given contacts or, when given is NULL, its contacts.
+ */
+static int build_entry(struct node *n, const struct roster_contact *given, size_t n_given,
+		       uint8_t **out, size_t *len)
 {
 	struct roster_contact contacts[ROSTER_MAX_CONTACTS];
 	struct roster_entry *old = NULL;
@@ -342,8 +346,28 @@ static int build_entry(struct node *n, uint8_t **out, size_t *len)
 			name = old->name;
 		}
 	}
-	int rc = roster_entry_build(n->keys, name, contacts, n_contacts, dx_now_ms(), out, len);
+	if (given != NULL) {
+		n_contacts = n_given;
+	}
+	int rc = roster_entry_build(n->keys, name, given != NULL ? given : contacts, n_contacts,
+				    dx_now_ms(), out, len);
 	roster_entry_free(old);
+	return rc;
+}
+
+/* Writes the enrollment file and publishes entry (publish_needed stays set until it lands). */
+static int publish_entry(struct node *n, const uint8_t *entry, size_t len)
+{
+	char path[NODE_CONFIG_PATH_MAX + 32];
+	/* The enrollment file follows, for the Secretariat and for `divex entry show`. */
+	snprintf(path, sizeof(path), "%s/%s", n->home, NODE_ENROLLMENT_FILE);
+	if (dx_write_file_atomic(path, entry, len, 0644, 1) != DX_OK) {
+		node_log(n, NODE_LOG_WARN, "could not rewrite %s", path);
+	}
+	int rc = relay_client_publish(n->rc, entry, len, on_published, n);
+	if (rc == DX_OK) {
+		n->publish_active = 1;
+	}
 	return rc;
 }
 
@@ -351,26 +375,37 @@ static void publish(struct node *n)
 {
 	uint8_t *entry = NULL;
 	size_t len = 0;
-	char path[NODE_CONFIG_PATH_MAX + 32];
 	if (n->publish_active) {
 		return;
 	}
-	int rc = build_entry(n, &entry, &len);
+	int rc = build_entry(n, NULL, 0, &entry, &len);
 	if (rc == DX_OK) {
-		/* The enrollment file follows, for the Secretariat and for `divex entry show`. */
-		snprintf(path, sizeof(path), "%s/%s", n->home, NODE_ENROLLMENT_FILE);
-		if (dx_write_file_atomic(path, entry, len, 0644, 1) != DX_OK) {
-			node_log(n, NODE_LOG_WARN, "could not rewrite %s", path);
-		}
-		rc = relay_client_publish(n->rc, entry, len, on_published, n);
+		rc = publish_entry(n, entry, len);
 	}
 	free(entry);
 	if (rc != DX_OK) {
 		node_log(n, NODE_LOG_WARN, "publishing this State's roster entry: %s",
 			 dx_strerror(rc));
-		return;
 	}
-	n->publish_active = 1;
+}
+
+int node_roster_set_contacts(struct node *n, const struct roster_contact *contacts, size_t count)
+{
+	uint8_t *entry = NULL;
+	size_t len = 0;
+	if (n->publish_active) {
+		return DX_EBUSY;
+	}
+	int rc = build_entry(n, contacts, count, &entry, &len);
+	if (rc == DX_OK) {
+		n->publish_needed = 1;
+		rc = publish_entry(n, entry, len);
+	}
+	free(entry);
+	if (rc == DX_OK) {
+		node_log(n, NODE_LOG_INFO, "publishing this State's %zu contact record(s)", count);
+	}
+	return rc;
 }
 
 static int save_keys(struct node *n)
