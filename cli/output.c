@@ -282,7 +282,7 @@ static char *escape_alloc(const char *raw, size_t len)
 	}
 	char *e = malloc(4 * len + 1);
 	if (e != NULL) {
-		dx_escape(e, 4 * len + 1, raw, len);
+		dx_escape_text(e, 4 * len + 1, raw, len);
 	}
 	return e;
 }

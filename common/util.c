@@ -293,3 +293,77 @@ void dx_escape(char *out, size_t outsz, const char *in, size_t inlen)
 	}
 	out[o] = '\0';
 }
+
+/* Length of the well-formed UTF-8 sequence at in (2 to 4), its code point in *cp; 0 if none. */
+static size_t utf8_seq(const unsigned char *in, size_t len, uint32_t *cp)
+{
+	size_t n;
+	uint32_t v, min;
+	if (in[0] >= 0xc2 && in[0] <= 0xdf) {
+		n = 2, v = in[0] & 0x1f, min = 0x80;
+	} else if (in[0] >= 0xe0 && in[0] <= 0xef) {
+		n = 3, v = in[0] & 0x0f, min = 0x800;
+	} else if (in[0] >= 0xf0 && in[0] <= 0xf4) {
+		n = 4, v = in[0] & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n > len) {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((in[i] & 0xc0) != 0x80) {
+			return 0;
+		}
+		v = (v << 6) | (in[i] & 0x3f);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) {
+		return 0;
+	}
+	*cp = v;
+	return n;
+}
+
+static int shown_as_is(uint32_t cp)
+{
+	if (cp < 0xa0) {
+		return 0; /* C1 controls */
+	}
+	if (cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+	    (cp >= 0x2066 && cp <= 0x2069) || cp == 0x061c || cp == 0xfeff) {
+		return 0; /* bidirectional formatting, byte-order mark */
+	}
+	return 1;
+}
+
+void dx_escape_text(char *out, size_t outsz, const char *in, size_t inlen)
+{
+	const unsigned char *u = (const unsigned char *)in;
+	size_t o = 0, i = 0;
+	if (outsz == 0) {
+		return;
+	}
+	while (i < inlen) {
+		uint32_t cp;
+		size_t n = u[i] >= 0x80 ? utf8_seq(u + i, inlen - i, &cp) : 0;
+		if (n > 0 && shown_as_is(cp)) {
+			if (o + n >= outsz) {
+				break;
+			}
+			memcpy(out + o, in + i, n);
+			o += n;
+			i += n;
+			continue;
+		}
+		char one[5];
+		dx_escape(one, sizeof(one), in + i, 1);
+		size_t k = strlen(one);
+		if (o + k >= outsz) {
+			break;
+		}
+		memcpy(out + o, one, k);
+		o += k;
+		i++;
+	}
+	out[o] = '\0';
+}

@@ -65,5 +65,13 @@ int dx_mkdir_p(const char *path) DX_MUST_CHECK;
  * kept, anything else becomes \xNN. Writes at most outsz-1 chars and a NUL.
  */
 void dx_escape(char *out, size_t outsz, const char *in, size_t inlen);
+/*
+ * The same for text shown to a person: well-formed UTF-8 letters are kept too
+ * (names such as "Secretaría" read as written), but not the C1 controls, the
+ * bidirectional formatting characters (which can make text display in another
+ * order than it is stored) or a byte-order mark; those and every byte of
+ * malformed UTF-8 become \xNN.
+ */
+void dx_escape_text(char *out, size_t outsz, const char *in, size_t inlen);
 
 #endif
