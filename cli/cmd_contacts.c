@@ -50,13 +50,23 @@ static void print_contact(struct out *o, const Dx__Contact *ct)
 	out_text(o, "name", "name", ct->name, strlen(ct->name));
 	out_text(o, "email", "email", ct->email, strlen(ct->email));
 	out_text(o, "phone", "phone", ct->phone, strlen(ct->phone));
-	out_list_begin(o, "languages", "languages");
-	for (size_t i = 0; i < ct->n_languages; i++) {
-		out_item_begin(o);
-		out_text(o, "language", "language", ct->languages[i], strlen(ct->languages[i]));
-		out_item_end(o);
+	if (o->json) {
+		out_list_begin(o, "languages", "languages");
+		for (size_t i = 0; i < ct->n_languages; i++) {
+			out_text(o, NULL, NULL, ct->languages[i], strlen(ct->languages[i]));
+		}
+		out_list_end(o);
+	} else {
+		/* One line for people: "fr, en, es". */
+		char joined[CONTACT_LANGUAGES_MAX * (ROSTER_TEXT_MAX + 2) + 1] = "";
+		for (size_t i = 0; i < ct->n_languages; i++) {
+			if (i > 0) {
+				strcat(joined, ", ");
+			}
+			strncat(joined, ct->languages[i], ROSTER_TEXT_MAX);
+		}
+		out_text(o, "languages", "languages", joined, strlen(joined));
 	}
-	out_list_end(o);
 	out_text(o, "channels", "channels", ct->channels, strlen(ct->channels));
 	out_item_end(o);
 }

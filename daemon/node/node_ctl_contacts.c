@@ -198,7 +198,12 @@ int ctl_set_contacts(struct ctl_call *c)
 	}
 	dx__contacts_result__init(res);
 	dx__state_contacts__init(sc);
+	uint8_t pk[KEYS_SIGN_PK_LEN];
+	char fp[KEYS_FP_STR_LEN];
+	keys_identity_pk(c->n->keys, pk);
+	keys_fingerprint(fp, keys_state(c->n->keys), pk);
 	sc->state = (char *)keys_state(c->n->keys);
+	sc->fingerprint = ctl_strdup(c, fp);
 	sc->contacts = op->contacts;
 	sc->n_contacts = op->n_contacts;
 	states[0] = sc;
