@@ -236,6 +236,17 @@ int cli_ctl_call(struct cli *c, struct Dx__ControlRequest *req, struct Dx__Contr
 		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Frees a response, wiping the message payload it may carry. */
 void cli_ctl_free(struct Dx__ControlResponse *resp);
+struct ProtobufCMessage;
+/* Prints a result; returns the exit status once the output is written. */
+typedef int (*cli_print_fn)(struct cli *c, struct out *o,
+			    const struct Dx__ControlResponse *resp);
+/*
+ * Runs a command that takes only the common options and no argument: sends
+ * the operation (op is its message; the request's oneof holds a pointer,
+ * whichever member it is) and prints the result with print (cmd_node.c).
+ */
+int cli_ctl_query(struct cli *c, const struct cli_verb *v, int argc, char **argv,
+		  int op_case, struct ProtobufCMessage *op, const char *what, cli_print_fn print);
 /* Closes the connection, if any. */
 void cli_ctl_close(struct cli *c);
 
@@ -274,6 +285,10 @@ void cli_ref_meta(const struct Dx__AttachmentRef *r, struct attach_meta *m);
 /* Prints the marking first, then the content, so that a marking never goes
  * unseen. saved[i], when not NULL, is where attachment i was written. */
 void cli_print_payload(struct out *o, const struct Dx__Payload *pl, char *const *saved);
+/* payload_casework.c: the name of a Payload type ("notice"), NULL if unknown,
+ * and the content of types 3 to 10, decoded strictly and shown escaped. */
+const char *cli_payload_type_name(uint32_t type);
+void cli_print_casework(struct out *o, uint32_t type, const uint8_t *content, size_t len);
 
 /* files.c: attachment stream files and the record of opened envelopes. */
 #define CLI_MAX_ATTACHMENT_NAME 255
@@ -358,6 +373,9 @@ int cmd_envelope(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
 int cmd_admin(struct cli *c, int argc, char **argv); /* cmd_admin.c */
 int cmd_case(struct cli *c, int argc, char **argv); /* cmd_case.c */
+int cmd_concern(struct cli *c, int argc, char **argv); /* cmd_concern.c */
+int cmd_consent(struct cli *c, int argc, char **argv); /* cmd_consent.c */
+int cmd_notice(struct cli *c, int argc, char **argv); /* cmd_notice.c */
 /* Commands without verbs, run by main.c through their record. */
 extern const struct cli_verb cli_cmd_init;   /* cmd_init.c */
 extern const struct cli_verb cli_cmd_status; /* cmd_node.c */
@@ -369,6 +387,8 @@ extern const struct cli_verb cli_cmd_inbox; /* cmd_mail.c */
 extern const struct cli_verb cli_cmd_outbox;
 extern const struct cli_verb cli_cmd_read;
 extern const struct cli_verb cli_cmd_receipts;
+extern const struct cli_verb cli_cmd_export; /* cmd_export.c */
+extern const struct cli_verb cli_cmd_due; /* cmd_notice.c */
 /* cmd_mail.c: sequence gaps, as `inbox --json` and `status` list them. */
 struct Dx__Gap;
 void cli_print_gaps(struct out *o, struct Dx__Gap *const *gaps, size_t n);
@@ -378,6 +398,12 @@ extern const char keys_verify_usage[];
 /* cmd_dossier.c: `divex audit verify`, in the audit group's table. */
 int audit_verify(struct cli *c, const struct cli_verb *v, int argc, char **argv);
 extern const char audit_verify_usage[];
+/* cmd_dossier.c: `divex audit dossier`, in the audit group's table, and the
+ * dossier of a sent message fetched from the daemon (a malloc'd copy). */
+int audit_dossier(struct cli *c, const struct cli_verb *v, int argc, char **argv);
+extern const char audit_dossier_usage[];
+int cli_fetch_dossier(struct cli *c, const char *id, uint8_t **out, size_t *out_len,
+		      uint8_t envelope_id[static 16]);
 /* cmd_open.c: the verbs of `divex envelope` that read an envelope. */
 int envelope_open(struct cli *c, const struct cli_verb *v, int argc, char **argv);
 int envelope_inspect(struct cli *c, const struct cli_verb *v, int argc, char **argv);

@@ -36,67 +36,41 @@ static const char reload_usage[] =
 	CLI_HELP_COMMON;
 /* clang-format on */
 
-static int call(struct cli *c, const struct cli_verb *v, int argc, char **argv,
-		Dx__ControlRequest *req, Dx__ControlResponse **resp)
+static int print_rotated(struct cli *c, struct out *o, const Dx__ControlResponse *resp)
 {
-	static const struct option longopts[] = {
-		CLI_LONGOPTS_COMMON,
-		{ NULL, 0, NULL, 0 },
-	};
-	int status = cli_opt_parse_common(c, v, argc, argv, longopts);
-	if (status == CLI_CONTINUE && optind < argc) {
-		status = cli_usage(c, "unexpected argument '%s'", argv[optind]);
+	const Dx__RotatePrekeyResult *r = resp->rotate_prekey;
+	out_json_hex(o, "prekey_id", r->prekey_id.data, r->prekey_id.len);
+	if (!c->json) {
+		char hex[2 * KEYS_ID_LEN + 1] = "";
+		if (r->prekey_id.len == KEYS_ID_LEN) {
+			dx_hex(hex, r->prekey_id.data, KEYS_ID_LEN);
+		}
+		out_str(o, NULL, "New prekey", hex);
 	}
-	if (status != CLI_CONTINUE) {
-		return status;
-	}
-	return cli_ctl_call(c, req, resp, "%s", v->summary);
+	out_ms(o, "valid_until_ms", "Valid until", r->valid_until_ms, NULL);
+	out_note(o, "\nThe key file is rewritten and the new roster entry is being published.");
+	return CLI_EXIT_OK;
 }
 
 static int admin_rotate(struct cli *c, const struct cli_verb *v, int argc, char **argv)
 {
-	Dx__ControlRequest req = DX__CONTROL_REQUEST__INIT;
 	Dx__RotatePrekeyOp op = DX__ROTATE_PREKEY_OP__INIT;
-	Dx__ControlResponse *resp = NULL;
-	req.op_case = DX__CONTROL_REQUEST__OP_ROTATE_PREKEY;
-	req.rotate_prekey = &op;
-	int status = call(c, v, argc, argv, &req, &resp);
-	if (status != CLI_EXIT_OK) {
-		return status;
-	}
-	struct out o;
-	out_init(&o, c);
-	out_json_hex(&o, "prekey_id", resp->rotate_prekey->prekey_id.data,
-		     resp->rotate_prekey->prekey_id.len);
-	if (!c->json) {
-		char hex[2 * KEYS_ID_LEN + 1] = "";
-		if (resp->rotate_prekey->prekey_id.len == KEYS_ID_LEN) {
-			dx_hex(hex, resp->rotate_prekey->prekey_id.data, KEYS_ID_LEN);
-		}
-		out_str(&o, NULL, "New prekey", hex);
-	}
-	out_ms(&o, "valid_until_ms", "Valid until", resp->rotate_prekey->valid_until_ms, NULL);
-	out_note(&o, "\nThe key file is rewritten and the new roster entry is being published.");
-	cli_ctl_free(resp);
-	return out_finish(&o, c);
+	return cli_ctl_query(c, v, argc, argv, DX__CONTROL_REQUEST__OP_ROTATE_PREKEY, &op.base,
+			     "rotating the prekey", print_rotated);
+}
+
+static int print_reloaded(struct cli *c, struct out *o, const Dx__ControlResponse *resp)
+{
+	(void)c;
+	out_text(o, "message", "Reloaded", resp->message, strlen(resp->message));
+	return CLI_EXIT_OK;
 }
 
 static int admin_reload(struct cli *c, const struct cli_verb *v, int argc, char **argv)
 {
-	Dx__ControlRequest req = DX__CONTROL_REQUEST__INIT;
 	Dx__ReloadOp op = DX__RELOAD_OP__INIT;
-	Dx__ControlResponse *resp = NULL;
-	req.op_case = DX__CONTROL_REQUEST__OP_RELOAD;
-	req.reload = &op;
-	int status = call(c, v, argc, argv, &req, &resp);
-	if (status != CLI_EXIT_OK) {
-		return status;
-	}
-	struct out o;
-	out_init(&o, c);
-	out_text(&o, "message", "Reloaded", resp->message, strlen(resp->message));
-	cli_ctl_free(resp);
-	return out_finish(&o, c);
+	return cli_ctl_query(c, v, argc, argv, DX__CONTROL_REQUEST__OP_RELOAD, &op.base,
+			     "reloading the configuration", print_reloaded);
 }
 
 static const struct cli_verb admin_verbs[] = {

@@ -1,17 +1,20 @@
 /*
- * cmd_dossier.c: `divex audit verify FILE`, the offline check of an audit
- * dossier (daemon/core/dossier.h, PROTOCOL.md 14) for the
- * unauthorized-disclosure procedure. It needs no key file, no daemon and no
- * network: only the file and, to pin it, the relay's public key.
+ * cmd_dossier.c: audit dossiers (daemon/core/dossier.h, PROTOCOL.md 14) for
+ * the unauthorized-disclosure procedure. `divex audit verify FILE` is the
+ * offline check: it needs no key file, no daemon and no network, only the
+ * file and, to pin it, the relay's public key. `divex audit dossier ID`
+ * asks this State's daemon for the dossier of a message it sent, checks it
+ * the same way and writes it to a new file.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "control.pb-c.h"
 #include "dossier.h"
 
-enum { OPT_RELAY_KEY = CLI_OPT_FIRST_VERB, OPT_RELAY_NAME };
+enum { OPT_RELAY_KEY = CLI_OPT_FIRST_VERB, OPT_RELAY_NAME, OPT_OUTPUT };
 
 /* clang-format off */
 const char audit_verify_usage[] =
@@ -146,6 +149,106 @@ int audit_verify(struct cli *c, const struct cli_verb *v, int argc, char **argv)
 	if (rc != DX_OK) {
 		cli_error(c, rc, "the dossier %s does not verify (%s)", file, r->failed_step);
 		status = CLI_EXIT_REFUSED;
+	}
+	free(buf);
+	free(r);
+	return status;
+}
+
+/* clang-format off */
+const char audit_dossier_usage[] =
+	"usage: divex audit dossier ID -o FILE\n"
+	"\n"
+	"Writes the audit dossier of the message ID (a unique prefix of at least 6\n"
+	"hex digits of its message or envelope id) that this State sent and the\n"
+	"relay accepted: the sealed envelope, both States' roster entries, the\n"
+	"relay's receipts and the recipient's own signed fetch and acknowledgement\n"
+	"requests, which divexd asks the relay for, with a signed checkpoint and the\n"
+	"proofs that tie them together. The dossier is checked here before it is\n"
+	"written to FILE, a new file of mode 0600 (an existing file is never\n"
+	"overwritten). Anyone can check it with 'divex audit verify FILE'.\n"
+	"\n"
+	"options:\n"
+	"  -o, --output FILE         where to write the dossier (required)\n"
+	CLI_HELP_COMMON;
+/* clang-format on */
+
+int cli_fetch_dossier(struct cli *c, const char *id, uint8_t **out, size_t *out_len,
+		      uint8_t envelope_id[static 16])
+{
+	Dx__DossierOp op = DX__DOSSIER_OP__INIT;
+	Dx__ControlRequest req = DX__CONTROL_REQUEST__INIT;
+	Dx__ControlResponse *resp = NULL;
+	op.id = (char *)id;
+	req.op_case = DX__CONTROL_REQUEST__OP_DOSSIER;
+	req.dossier = &op;
+	int status = cli_ctl_call(c, &req, &resp, "building the dossier of %s", id);
+	if (status != CLI_EXIT_OK) {
+		return status;
+	}
+	const Dx__DossierResult *r = resp->dossier;
+	if (r->dossier.len == 0 || r->dossier.len > DOSSIER_MAX || r->envelope_id.len != 16) {
+		cli_ctl_free(resp);
+		return cli_error(c, DX_EPARSE, "the dossier divexd gave is malformed");
+	}
+	*out = malloc(r->dossier.len);
+	if (*out == NULL) {
+		cli_ctl_free(resp);
+		return cli_error(c, DX_ENOMEM, "copying the dossier");
+	}
+	memcpy(*out, r->dossier.data, r->dossier.len);
+	*out_len = r->dossier.len;
+	memcpy(envelope_id, r->envelope_id.data, 16);
+	cli_ctl_free(resp);
+	return CLI_EXIT_OK;
+}
+
+int audit_dossier(struct cli *c, const struct cli_verb *v, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_LONGOPTS_COMMON,
+		{ "output", required_argument, NULL, OPT_OUTPUT },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	int opt, status = CLI_CONTINUE;
+	cli_opt_begin();
+	while (status == CLI_CONTINUE &&
+	       (opt = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
+		if (opt == OPT_OUTPUT || opt == 'o') {
+			path = optarg;
+		} else {
+			status = cli_opt_common(c, v, opt, argv);
+		}
+	}
+	if (status != CLI_CONTINUE) {
+		return status;
+	}
+	if (argc - optind != 1) {
+		return cli_usage(c, "give exactly one message ID");
+	}
+	if (path == NULL) {
+		return cli_usage(c, "-o FILE is required: where to write the dossier");
+	}
+	uint8_t *buf = NULL, envelope_id[16];
+	size_t len = 0;
+	if ((status = cli_fetch_dossier(c, argv[optind], &buf, &len, envelope_id)) != CLI_EXIT_OK) {
+		return status;
+	}
+	struct dossier_report *r = malloc(sizeof(*r));
+	int rc = r == NULL ? DX_ENOMEM : dossier_verify(buf, len, NULL, r);
+	if (rc != DX_OK) {
+		status = cli_error(c, rc, "the dossier divexd built does not verify (%s)",
+				   r != NULL && r->failed_step != NULL ? r->failed_step : "memory");
+	} else if ((rc = dx_write_file_atomic(path, buf, len, 0600, 0)) != DX_OK) {
+		status = cli_error(c, rc, "writing the dossier to %s", path);
+	} else {
+		struct out o;
+		out_init(&o, c);
+		out_str(&o, "file", "Written to", path);
+		print_report(&o, r, 0);
+		out_note(&o, "\nCheck it anywhere with 'divex audit verify --relay-key HEX %s'.", path);
+		status = out_finish(&o, c);
 	}
 	free(buf);
 	free(r);

@@ -17,18 +17,8 @@
 #include "cli.h"
 #include "control.pb-c.h"
 
-/* Prints a result; returns the exit status once the output is written. */
-typedef int (*print_fn)(struct cli *c, struct out *o, const Dx__ControlResponse *resp);
-
-/*
- * Runs a command that takes only the common options, no argument, and an
- * operation without parameters, then prints its result: op is the empty
- * message of the operation (the request's oneof holds a pointer whichever
- * member it is).
- */
-static int query(struct cli *c, const struct cli_verb *v, int argc, char **argv,
-		 Dx__ControlRequest__OpCase op_case, ProtobufCMessage *op, const char *what,
-		 print_fn print)
+int cli_ctl_query(struct cli *c, const struct cli_verb *v, int argc, char **argv, int op_case,
+		  ProtobufCMessage *op, const char *what, cli_print_fn print)
 {
 	static const struct option longopts[] = {
 		CLI_LONGOPTS_COMMON,
@@ -43,7 +33,7 @@ static int query(struct cli *c, const struct cli_verb *v, int argc, char **argv,
 	}
 	Dx__ControlRequest req = DX__CONTROL_REQUEST__INIT;
 	Dx__ControlResponse *resp = NULL;
-	req.op_case = op_case;
+	req.op_case = (Dx__ControlRequest__OpCase)op_case;
 	req.status = (Dx__StatusOp *)op;
 	if ((status = cli_ctl_call(c, &req, &resp, "%s", what)) != CLI_EXIT_OK) {
 		return status;
@@ -134,7 +124,7 @@ static const char status_usage[] =
 static int cmd_status(struct cli *c, const struct cli_verb *v, int argc, char **argv)
 {
 	Dx__StatusOp op = DX__STATUS_OP__INIT;
-	return query(c, v, argc, argv, DX__CONTROL_REQUEST__OP_STATUS, &op.base,
+	return cli_ctl_query(c, v, argc, argv, DX__CONTROL_REQUEST__OP_STATUS, &op.base,
 		     "asking divexd for its status", print_status);
 }
 
@@ -209,7 +199,7 @@ static int print_roster(struct cli *c, struct out *o, const Dx__ControlResponse 
 static int cmd_roster(struct cli *c, const struct cli_verb *v, int argc, char **argv)
 {
 	Dx__RosterListOp op = DX__ROSTER_LIST_OP__INIT;
-	return query(c, v, argc, argv, DX__CONTROL_REQUEST__OP_ROSTER, &op.base,
+	return cli_ctl_query(c, v, argc, argv, DX__CONTROL_REQUEST__OP_ROSTER, &op.base,
 		     "reading the roster", print_roster);
 }
 
@@ -344,7 +334,7 @@ static int print_audit(struct cli *c, struct out *o, const Dx__ControlResponse *
 static int audit_check(struct cli *c, const struct cli_verb *v, int argc, char **argv)
 {
 	Dx__AuditOp op = DX__AUDIT_OP__INIT;
-	return query(c, v, argc, argv, DX__CONTROL_REQUEST__OP_AUDIT, &op.base,
+	return cli_ctl_query(c, v, argc, argv, DX__CONTROL_REQUEST__OP_AUDIT, &op.base,
 		     "checking the audit log", print_audit);
 }
 
@@ -353,6 +343,8 @@ static const struct cli_verb audit_verbs[] = {
 	  audit_check_usage },
 	{ "verify", audit_verify, "check an envelope's audit dossier offline",
 	  audit_verify_usage },
+	{ "dossier", audit_dossier, "write the audit dossier of a message this State sent",
+	  audit_dossier_usage },
 };
 
 int cmd_audit(struct cli *c, int argc, char **argv)

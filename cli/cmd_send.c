@@ -186,7 +186,7 @@ static int upload_file(struct cli *c, const char *path, struct attach_meta *meta
 	return cli_error(c, rc, "encrypting the attachment %s", path);
 }
 
-static int upload_all(struct cli *c, const struct cli_compose *m, struct cli_attachments *sa)
+int cli_upload_attachments(struct cli *c, const struct cli_compose *m, struct cli_attachments *sa)
 {
 	if (m->n_attach == 0) {
 		return CLI_EXIT_OK;
@@ -243,7 +243,7 @@ static int send_message(struct cli *c, const struct send_opts *s, const struct c
 	if ((status = cli_attachments_new(c, &sa)) != CLI_EXIT_OK ||
 	    (s->m.text_path != NULL &&
 	     (status = cli_compose_text(c, s->m.text_path, &text, &text_len)) != CLI_EXIT_OK) ||
-	    (status = upload_all(c, &s->m, sa)) != CLI_EXIT_OK ||
+	    (status = cli_upload_attachments(c, &s->m, sa)) != CLI_EXIT_OK ||
 	    (status = cli_compose_payload(c, &s->m, f, text, sa, &body, &body_len)) !=
 		    CLI_EXIT_OK) {
 		goto out;

@@ -92,6 +92,12 @@ int cli_attachments_new(struct cli *c, struct cli_attachments **out);
 /* Records meta[n], just filled from the file at path, as the next reference. */
 void cli_attachments_add(struct cli_attachments *sa, const char *path);
 void cli_attachments_free(struct cli_attachments *sa);
+/*
+ * cmd_send.c: encrypts the files m->attach names and streams them to the
+ * daemon with put_attachment, adding each to sa. Returns an exit status
+ * (failures reported).
+ */
+int cli_upload_attachments(struct cli *c, const struct cli_compose *m, struct cli_attachments *sa);
 
 /* The States a message goes to: --to MEX,BFA (and --to again), distinct. */
 #define CLI_MAX_RECIPIENTS 64

@@ -244,13 +244,13 @@ void cli_print_payload(struct out *o, const struct Dx__Payload *pl, char *const 
 	out_note(o, "%s", "");
 	print_marking(o, pl->marking);
 	out_note(o, "%s", "");
-	if (pl->type == CLI_PAYLOAD_CASE_NOTE) {
-		out_str(o, "type", "Payload type", "case_note");
-	} else if (pl->type != 1) {
-		out_u64(o, "type", "Payload type", pl->type);
-		out_note(o, "(a casework payload: this version shows only its common fields)");
+	const char *type_name = cli_payload_type_name(pl->type);
+	if (type_name != NULL) {
+		out_str(o, "type", "Payload type", type_name);
 	} else {
-		out_str(o, "type", "Payload type", "message");
+		out_u64(o, "type", "Payload type", pl->type);
+		out_note(o, "(a payload type this version does not know: only its common fields "
+			    "are shown)");
 	}
 	if (pl->copy_count > 0) {
 		char copy[96], forwhom[4 * DX_STATE_LEN + 1];
@@ -271,6 +271,8 @@ void cli_print_payload(struct out *o, const struct Dx__Payload *pl, char *const 
 	if (pl->type == CLI_PAYLOAD_CASE_NOTE) {
 		/* Every field of the template, under the marking printed above. */
 		cli_print_case_note(o, "case_note", pl->content.data, pl->content.len);
+	} else if (pl->type > 2 && pl->content.len > 0) {
+		cli_print_casework(o, pl->type, pl->content.data, pl->content.len);
 	}
 	print_attachments(o, pl, saved);
 }

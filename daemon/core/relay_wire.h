@@ -22,6 +22,8 @@
 #define RELAY_REQUEST_MAX (ENVELOPE_MAX + 64 * 1024)
 #define RELAY_RESPONSE_MAX (ENVELOPE_MAX + 64 * 1024)
 #define RELAY_WINDOW_MS (5ull * 60 * 1000)
+/* Statements one `statements` answer carries: with the accepted receipt, a dossier's worth. */
+#define RELAY_STATEMENTS_MAX 63
 
 /* Roster statuses (ToR rule 6: only these two may take part). */
 enum relay_status {

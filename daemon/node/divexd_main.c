@@ -121,6 +121,7 @@ void node_stop(struct node *n, int exit_code)
 	node_outbox_stop(n);
 	node_inbox_stop(n);
 	node_roster_stop(n);
+	node_notice_stop(n);
 	n->drain_start_ms = uv_now(n->loop);
 	uv_timer_start(&n->stop_timer, on_drain_tick, 0, DRAIN_POLL_MS);
 }
@@ -265,6 +266,10 @@ static int start(struct node *n)
 	n->started_ms = dx_now_ms();
 	if ((rc = node_files_init(n)) != DX_OK) {
 		return fail(n, rc, "creating the attachment directories");
+	}
+	/* The notices table first: received mail may record a notice in it. */
+	if ((rc = node_notice_start(n)) != DX_OK) {
+		return fail(n, rc, "starting the rule 12 notices");
 	}
 	if ((rc = node_outbox_start(n)) != DX_OK || (rc = node_inbox_start(n)) != DX_OK ||
 	    (rc = node_roster_start(n)) != DX_OK) {

@@ -80,6 +80,7 @@ struct node {
 
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t outbox_timer, inbox_timer, roster_timer, prekey_timer, stop_timer;
+	uv_timer_t notice_timer; /* node_notice.c: the daily deadline reminders */
 	int stopping;
 	int exit_code;
 	uint64_t started_ms;
@@ -187,6 +188,19 @@ int node_files_read(const struct node *n, const char *dir, const uint8_t id[stat
 /* BLAKE2b-256 stream hash (PROTOCOL.md 6) of a complete file. */
 int node_files_hash(const struct node *n, const char *dir, const uint8_t id[static 16],
 		    uint8_t hash[static 32]) DX_MUST_CHECK;
+
+/*
+ * node_casework.c: what a received casework payload means to this node (a
+ * notice to answer, a reply to a notice, ...), called by node_inbox.c once
+ * the envelope is stored. Failures are logged: the message itself is kept.
+ */
+struct Dx__Payload;
+void node_casework_received(struct node *n, const struct node_store_opened *m,
+			    const struct Dx__Payload *p);
+
+/* node_notice.c: rule 12 notices: the notices table, and reminders once a day and at start. */
+int node_notice_start(struct node *n) DX_MUST_CHECK;
+void node_notice_stop(struct node *n);
 
 /* node_control.c */
 int node_control_start(struct node *n) DX_MUST_CHECK;

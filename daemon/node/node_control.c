@@ -55,6 +55,24 @@ ProtobufCBinaryData ctl_bin(struct ctl_call *c, const void *data, size_t len)
 	return b;
 }
 
+int ctl_grow(struct ctl_call *c, void ***v, size_t n, size_t *cap)
+{
+	if (n < *cap) {
+		return DX_OK;
+	}
+	size_t ncap = *cap == 0 ? 16 : 2 * *cap;
+	void **nv = ctl_alloc(c, ncap * sizeof(*nv));
+	if (nv == NULL) {
+		return DX_ENOMEM;
+	}
+	if (n > 0) {
+		memcpy(nv, *v, n * sizeof(*nv));
+	}
+	*v = nv;
+	*cap = ncap;
+	return DX_OK;
+}
+
 int ctl_fail(struct ctl_call *c, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -136,6 +154,29 @@ static const struct ctl_op OPS[] = {
 	{ DX__CONTROL_REQUEST__OP_CASE_CLOSE, NODE_ROLE_OFFICER, ctl_case_close, "case close" },
 	{ DX__CONTROL_REQUEST__OP_CASE_SHARE, NODE_ROLE_OFFICER, ctl_case_share, "case share" },
 	{ DX__CONTROL_REQUEST__OP_CASE_IMPORT, NODE_ROLE_OFFICER, ctl_case_import, "case import" },
+	{ DX__CONTROL_REQUEST__OP_NOTICE_SEND, NODE_ROLE_OFFICER, ctl_notice_send, "notice send" },
+	{ DX__CONTROL_REQUEST__OP_NOTICE_REPLY, NODE_ROLE_OFFICER, ctl_notice_reply,
+	  "notice reply" },
+	{ DX__CONTROL_REQUEST__OP_NOTICE_STATUS, NODE_ROLE_OFFICER, ctl_notice_status,
+	  "notice status" },
+	{ DX__CONTROL_REQUEST__OP_NOTICE_REPLIES, NODE_ROLE_OFFICER, ctl_notice_replies,
+	  "notice replies" },
+	{ DX__CONTROL_REQUEST__OP_DUE, NODE_ROLE_OFFICER, ctl_due, "due" },
+	{ DX__CONTROL_REQUEST__OP_CONSENT_REQUEST, NODE_ROLE_OFFICER, ctl_consent_request,
+	  "consent request" },
+	/* A decision binds the State: the point of contact signs it. */
+	{ DX__CONTROL_REQUEST__OP_CONSENT_DECIDE, NODE_ROLE_POC, ctl_consent_decide,
+	  "consent decide" },
+	{ DX__CONTROL_REQUEST__OP_CONSENT_LIST, NODE_ROLE_OFFICER, ctl_consent_list,
+	  "consent list" },
+	{ DX__CONTROL_REQUEST__OP_EXPORT, NODE_ROLE_OFFICER, ctl_export, "export" },
+	{ DX__CONTROL_REQUEST__OP_DOSSIER, NODE_ROLE_OFFICER, ctl_dossier, "dossier" },
+	{ DX__CONTROL_REQUEST__OP_CONCERN_RAISE, NODE_ROLE_OFFICER, ctl_concern_raise,
+	  "concern raise" },
+	{ DX__CONTROL_REQUEST__OP_CONCERN_EXPLAIN, NODE_ROLE_OFFICER, ctl_concern_explain,
+	  "concern explain" },
+	{ DX__CONTROL_REQUEST__OP_CONCERN_LIST, NODE_ROLE_OFFICER, ctl_concern_list,
+	  "concern list" },
 	{ DX__CONTROL_REQUEST__OP_CONTACTS, NODE_ROLE_OFFICER, ctl_contacts, "contacts" },
 	{ DX__CONTROL_REQUEST__OP_VERIFY_KEY, NODE_ROLE_POC, ctl_verify_key, "verify key" },
 	{ DX__CONTROL_REQUEST__OP_SET_CONTACTS, NODE_ROLE_POC, ctl_set_contacts,

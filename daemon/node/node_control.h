@@ -35,6 +35,8 @@ void *ctl_alloc(struct ctl_call *c, size_t size);
 char *ctl_strdup(struct ctl_call *c, const char *s);
 /* A copy of data in call memory (empty for len 0 or on exhaustion). */
 ProtobufCBinaryData ctl_bin(struct ctl_call *c, const void *data, size_t len);
+/* Makes room for element n of a call-memory array of pointers (doubling). */
+int ctl_grow(struct ctl_call *c, void ***v, size_t n, size_t *cap) DX_MUST_CHECK;
 /* Sets the message shown with an error; returns err. */
 int ctl_fail(struct ctl_call *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Answers a call that returned CTL_LATER, with rc 0 or an error. */
@@ -75,6 +77,22 @@ int ctl_case_search(struct ctl_call *c);
 int ctl_case_close(struct ctl_call *c);
 int ctl_case_share(struct ctl_call *c);
 int ctl_case_import(struct ctl_call *c);
+/* node_ctl_notice.c: rule 12 notices and the deadline book */
+int ctl_notice_send(struct ctl_call *c);
+int ctl_notice_reply(struct ctl_call *c);
+int ctl_notice_status(struct ctl_call *c);
+int ctl_notice_replies(struct ctl_call *c);
+int ctl_due(struct ctl_call *c);
+/* node_ctl_consent.c: consent (rule 16, Model ToR) and export */
+int ctl_consent_request(struct ctl_call *c);
+int ctl_consent_decide(struct ctl_call *c);
+int ctl_consent_list(struct ctl_call *c);
+int ctl_export(struct ctl_call *c);
+/* node_ctl_audit.c: an envelope's audit dossier; node_concern.c: rule 15 concerns */
+int ctl_dossier(struct ctl_call *c);
+int ctl_concern_raise(struct ctl_call *c);
+int ctl_concern_explain(struct ctl_call *c);
+int ctl_concern_list(struct ctl_call *c);
 /*
  * The core of send, shared with case_share: checks the recipients and the
  * payload's attachments, then queues one numbered copy of p per recipient in

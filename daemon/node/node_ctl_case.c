@@ -140,17 +140,8 @@ struct case_list_ctx {
 static int list_item(void *ctx, const struct case_info *info)
 {
 	struct case_list_ctx *l = ctx;
-	if (l->n == l->cap) {
-		size_t cap = l->cap == 0 ? 16 : 2 * l->cap;
-		Dx__CaseSummary **items = ctl_alloc(l->c, cap * sizeof(*items));
-		if (items == NULL) {
-			return DX_ENOMEM;
-		}
-		if (l->n > 0) {
-			memcpy(items, l->items, l->n * sizeof(*items));
-		}
-		l->items = items;
-		l->cap = cap;
+	if (ctl_grow(l->c, (void ***)&l->items, l->n, &l->cap) != DX_OK) {
+		return DX_ENOMEM;
 	}
 	if ((l->items[l->n] = summary(l->c, info)) == NULL) {
 		return DX_ENOMEM;

@@ -341,6 +341,9 @@ static void on_fetched(void *arg, int rc, const uint8_t *env, size_t len,
 		rc = load_payload(r, o.body, o.body_len);
 		if (rc != DX_OK) {
 			refuse(n, m, rc, "attachment references");
+		} else {
+			/* Casework state (a notice to answer, ...) once the message is safe. */
+			node_casework_received(n, &so, r->payload);
 		}
 	} else {
 		refuse(n, m, rc, "storing");
@@ -367,6 +370,24 @@ static int resume_stored(struct node_in_round *r, const struct relay_mail *m)
 		return rc;
 	}
 	rc = load_payload(r, body, len);
+	struct node_store_inbox_info info;
+	if (rc == DX_OK && node_store_inbox_get(r->n->store, m->digest, &info) == DX_OK) {
+		/*
+		 * A crash may have come between storing the envelope and recording
+		 * its casework state: record it again (the handlers keep one copy).
+		 */
+		struct node_store_opened so = {
+			.sequence = info.sequence,
+			.created_ms = info.created_ms,
+			.body = body,
+			.body_len = len,
+			.summary = "",
+		};
+		memcpy(so.digest, info.digest, ENVELOPE_HASH_LEN);
+		memcpy(so.envelope_id, info.envelope_id, ENVELOPE_ID_LEN);
+		memcpy(so.sender, info.sender, sizeof(so.sender));
+		node_casework_received(r->n, &so, r->payload);
+	}
 	sodium_memzero(body, len);
 	free(body);
 	return rc;

@@ -196,6 +196,51 @@ int relay_client_prove(struct relay_client *c, const uint8_t *text, size_t len,
 		       relay_client_prove_fn cb, void *arg) DX_MUST_CHECK;
 
 /*
+ * The recipient's logged fetch and acknowledgement statements of an envelope
+ * this node sent or received (PROTOCOL.md 12.4, `statements`), for its audit
+ * dossier. Each is verified before cb hears of it: its request is a fetch
+ * (kind 2) or an acknowledgement (kind 3) of digest, and the leaf rebuilt
+ * from it is included in the answer's checkpoint under the pinned relay key
+ * (DX_EPROOF otherwise). receipt is that proof as a serialized dx.Receipt
+ * (no salt), as a fetch or ack answer would have carried it; checkpoint is
+ * the signed text all of them are proved in.
+ */
+struct relay_statement {
+	enum relay_leaf_kind kind;
+	const uint8_t *request; /* the recipient's whole signed RelayRequest */
+	size_t request_len;
+	const uint8_t *receipt;
+	size_t receipt_len;
+	uint64_t leaf_index;
+	uint64_t time_ms;
+};
+typedef void (*relay_client_statements_fn)(void *arg, int rc, const struct relay_statement *s,
+					   size_t n, const char *checkpoint, size_t checkpoint_len,
+					   uint64_t checkpoint_size);
+int relay_client_statements(struct relay_client *c,
+			    const uint8_t digest[static ENVELOPE_HASH_LEN],
+			    relay_client_statements_fn cb, void *arg) DX_MUST_CHECK;
+/*
+ * Checks a `statements` answer against digest and the relay's key: the same
+ * checks as relay_client_statements, exposed for tests and fuzzing. On
+ * success *out (n of them, malloc'd, views into r and into *receipts, which
+ * the caller frees with free()) holds the statements.
+ */
+int relay_client_check_statements(const struct relay_identity *id,
+				  const uint8_t digest[static ENVELOPE_HASH_LEN],
+				  const Dx__RelayResponse *r, struct relay_statement **out,
+				  size_t *n, uint8_t **receipts) DX_MUST_CHECK;
+/*
+ * A consistency proof from old_size to new_size (PROTOCOL.md 11.4), asked
+ * for a dossier. The hashes are only checked for size here (DX_EPARSE): the
+ * caller verifies them against the two roots it holds.
+ */
+typedef void (*relay_client_consistency_fn)(void *arg, int rc,
+					    const uint8_t (*proof)[MERKLE_HASH_LEN], size_t n);
+int relay_client_consistency(struct relay_client *c, uint64_t old_size, uint64_t new_size,
+			     relay_client_consistency_fn cb, void *arg) DX_MUST_CHECK;
+
+/*
  * The receipt checks the operations use, exposed for tests and audits: 0, or
  * DX_EPROOF when the receipt does not prove the leaf under the relay's key.
  */

@@ -22,6 +22,8 @@ enum op_kind {
 	OP_CONSISTENCY,
 	OP_PROVE_SYNC,  /* relay_client_prove: the relay's current checkpoint */
 	OP_PROVE_PROOF, /* relay_client_prove: consistency of the given one with it */
+	OP_STATEMENTS,	/* relay_client_statements */
+	OP_PROOF,	/* relay_client_consistency: a user's consistency proof */
 	N_OP_KINDS,
 };
 
@@ -62,6 +64,8 @@ struct op {
 		relay_client_upload_fn upload;
 		relay_client_download_fn download;
 		relay_client_done_fn done;
+		relay_client_statements_fn statements;
+		relay_client_consistency_fn consistency;
 	} cb;
 	void *arg;
 	uint8_t request_id[RELAY_REQUEST_ID_LEN];
@@ -75,6 +79,10 @@ struct op {
 	uint32_t max; /* download: the most bytes the answer may carry */
 	struct prove_ctx *prove; /* relay_client_prove: what is being proved; owned */
 };
+
+/* relay_client_audit.c: the finishers of OP_STATEMENTS and OP_PROOF. */
+void relay_client_finish_statements(struct op *op, int rc, const Dx__RelayResponse *r);
+void relay_client_finish_proof(struct op *op, int rc, const Dx__RelayResponse *r);
 
 /* relay_client_peer.c: finishes OP_PROVE_*; frees nothing but what it allocated. */
 void relay_client_prove_finish(struct op *op, int rc, const Dx__RelayResponse *r);

@@ -244,6 +244,7 @@ static const finish_fn FINISH[N_OP_KINDS] = {
 	[OP_SUBMIT] = finish_submit, [OP_LIST] = finish_list,	      [OP_FETCH] = finish_fetch,
 	[OP_ACK] = finish_ack,	     [OP_ROSTER] = finish_roster,     [OP_PUBLISH] = finish_publish,
 	[OP_UPLOAD] = finish_upload, [OP_DOWNLOAD] = finish_download, [OP_SYNC] = finish_sync,
+	[OP_STATEMENTS] = relay_client_finish_statements, [OP_PROOF] = relay_client_finish_proof,
 };
 
 void relay_client_op_finish(struct op *op, int rc, const Dx__RelayResponse *r)

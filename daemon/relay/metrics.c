@@ -47,6 +47,7 @@ static const char *const op_names[METRICS_OP_COUNT] = {
 	[METRICS_OP_CHECKPOINT] = "checkpoint",
 	[METRICS_OP_INCLUSION] = "inclusion",
 	[METRICS_OP_CONSISTENCY] = "consistency",
+	[METRICS_OP_STATEMENTS] = "statements",
 	[METRICS_OP_ADMIN] = "admin",
 };
 

@@ -11,7 +11,8 @@
  * Files: relay_store.c (schema and queries), relay_log.c (audit log and
  * checkpoints), relay_roster.c (admission and the roster cache),
  * relay_ops.c (request pipeline and handlers), relay_batch.c (group
- * commit), relay_attach.c (attachment pieces), relay_server.c (loop,
+ * commit), relay_attach.c (attachment pieces), relay_statements.c (the
+ * recipient's logged requests, for audit dossiers), relay_server.c (loop,
  * signals, admin socket), relay_main.c (command line).
  */
 #ifndef DIVEX_RELAY_RELAY_H
@@ -162,6 +163,9 @@ void relay_batch_flush_now(struct relay *r);
 
 /* relay_ops.c handlers applied inside the batch transaction. */
 int relay_apply_write(struct relay *r, struct relay_op *op);
+
+/* relay_statements.c: the statements operation, a read (PROTOCOL.md 12.4). */
+int relay_op_statements(struct relay *r, struct relay_op *op);
 
 /* relay_attach.c */
 int relay_attach_upload(struct relay *r, struct relay_op *op) DX_MUST_CHECK;

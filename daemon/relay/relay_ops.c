@@ -44,6 +44,7 @@ static const struct {
 	[DX__REQUEST_BODY__OP_GET_CHECKPOINT] = { METRICS_OP_CHECKPOINT, op_checkpoint },
 	[DX__REQUEST_BODY__OP_INCLUSION] = { METRICS_OP_INCLUSION, op_inclusion },
 	[DX__REQUEST_BODY__OP_CONSISTENCY] = { METRICS_OP_CONSISTENCY, op_consistency },
+	[DX__REQUEST_BODY__OP_STATEMENTS] = { METRICS_OP_STATEMENTS, relay_op_statements },
 };
 #define N_OPS (sizeof(OPS) / sizeof(OPS[0]))
 
