@@ -376,6 +376,7 @@ int cmd_case(struct cli *c, int argc, char **argv); /* cmd_case.c */
 int cmd_concern(struct cli *c, int argc, char **argv); /* cmd_concern.c */
 int cmd_consent(struct cli *c, int argc, char **argv); /* cmd_consent.c */
 int cmd_notice(struct cli *c, int argc, char **argv); /* cmd_notice.c */
+int cmd_request(struct cli *c, int argc, char **argv); /* cmd_request.c */
 /* Commands without verbs, run by main.c through their record. */
 extern const struct cli_verb cli_cmd_init;   /* cmd_init.c */
 extern const struct cli_verb cli_cmd_status; /* cmd_node.c */

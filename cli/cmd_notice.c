@@ -564,9 +564,12 @@ int cmd_notice(struct cli *c, int argc, char **argv)
 static const char due_usage[] =
 	"usage: divex due\n"
 	"\n"
-	"The deadline book: the replies this State awaits from the States it\n"
-	"notified, the notices it must answer, and what is past its date,\n"
-	"earliest first.\n"
+	"The deadline book, earliest first, what is past its date marked\n"
+	"OVERDUE: replies this State awaits to its rule 12 notices and the\n"
+	"notices it must answer; answers it awaits to its requests for\n"
+	"information and the requests it must answer; consent requests to\n"
+	"decide and consent it awaits; disclosure concerns to explain and\n"
+	"explanations it awaits. The daemon also logs reminders as dates near.\n"
 	"\n"
 	"options:\n" CLI_HELP_COMMON;
 

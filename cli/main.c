@@ -47,6 +47,7 @@ static const struct cli_group groups[] = {
 	  1 },
 	{ "export", NULL, &cli_cmd_export, "an item for a national authority, with consent", 1 },
 	{ "notice", cmd_notice, NULL, "rule 12 notices to implicated States, and replies", 1 },
+	{ "request", cmd_request, NULL, "requests for information to States, and answers", 1 },
 	{ "due", NULL, &cli_cmd_due, "what is due, and when: replies awaited and owed", 1 },
 	{ "audit", cmd_audit, NULL, "check the relay's audit log against this node", 1 },
 	{ "admin", cmd_admin, NULL, "rotate the prekey, reload the daemon (administrator)", 1 },

@@ -14,6 +14,7 @@
 #include "node_concern.h"
 #include "node_consent.h"
 #include "node_notice.h"
+#include "node_request.h"
 
 typedef void (*casework_fn)(struct node *n, const struct node_store_opened *m,
 			    const Dx__Payload *p);
@@ -28,6 +29,8 @@ static const struct {
 	{ PAYLOAD_TYPE_CONSENT_DECISION, node_consent_received },
 	{ NODE_PAYLOAD_CONCERN, node_concern_received },
 	{ NODE_PAYLOAD_EXPLANATION, node_concern_explanation_received },
+	{ NODE_PAYLOAD_REQUEST, node_request_received },
+	{ NODE_PAYLOAD_RESPONSE, node_request_response_received },
 };
 
 void node_casework_received(struct node *n, const struct node_store_opened *m,

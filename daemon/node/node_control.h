@@ -93,6 +93,10 @@ int ctl_dossier(struct ctl_call *c);
 int ctl_concern_raise(struct ctl_call *c);
 int ctl_concern_explain(struct ctl_call *c);
 int ctl_concern_list(struct ctl_call *c);
+/* node_request.c: requests for information (Model ToR) and their responses */
+int ctl_request_send(struct ctl_call *c);
+int ctl_request_respond(struct ctl_call *c);
+int ctl_request_list(struct ctl_call *c);
 /*
  * The core of send, shared with case_share: checks the recipients and the
  * payload's attachments, then queues one numbered copy of p per recipient in

@@ -21,6 +21,7 @@
 #include "node_concern.h"
 #include "node_consent.h"
 #include "node_notice.h"
+#include "node_request.h"
 
 #define ID_HEX_LEN (2 * NOTICE_STORE_ID_LEN)
 
@@ -620,6 +621,7 @@ static const ctl_due_source DUE_SOURCES[] = {
 	due_notices,
 	ctl_due_consent,
 	node_concern_due,
+	node_request_due,
 };
 
 static int due_cmp(const void *a, const void *b)

@@ -21,6 +21,7 @@
 #include "canon.h"
 #include "casework.pb-c.h"
 #include "node_notice.h"
+#include "node_request.h"
 
 const char *node_notice_state(const struct notice_row *r, const char *today)
 {
@@ -213,6 +214,7 @@ static void on_remind(uv_timer_t *t)
 	int rc = notice_today(today);
 	if (rc == DX_OK) {
 		rc = notice_store_list(n->cases, 0, NULL, remind_row, &x);
+		node_request_remind(n, today, NODE_NOTICE_REMIND_DAYS);
 	}
 	if (rc != DX_OK) {
 		node_log(n, NODE_LOG_WARN, "checking the rule 12 dates: %s", dx_strerror(rc));
