@@ -285,6 +285,28 @@ void cli_ref_meta(const struct Dx__AttachmentRef *r, struct attach_meta *m);
 /* Prints the marking first, then the content, so that a marking never goes
  * unseen. saved[i], when not NULL, is where attachment i was written. */
 void cli_print_payload(struct out *o, const struct Dx__Payload *pl, char *const *saved);
+/* answer.c: what the casework commands share. */
+struct Dx__SentCopy;
+struct Dx__SendResult;
+/* The table of the copies a queued message went out as (TO, MESSAGE). */
+void cli_print_copies(struct out *o, struct Dx__SentCopy *const *copies, size_t n);
+/* A text given by one of two options: its file (read once) or its value; malloc'd. */
+int cli_text_option(struct cli *c, const char *file, const char *value, const char *what,
+		    char **out);
+/* Wipes and frees such a text. */
+void cli_text_free(char *s);
+/* A verb that answers a received message: ID, then --text TEXT or --file FILE. */
+struct cli_answer_spec {
+	const char *what_id;   /* "notice": in "give the notice ID" */
+	const char *what_text; /* "response (--file or --text)" */
+	const char *queued;    /* the note printed after the copies */
+	/* Sends the answer; returns an exit status, *resp set on CLI_EXIT_OK. */
+	int (*call)(struct cli *c, const char *id, char *text, struct Dx__ControlResponse **resp);
+	const struct Dx__SendResult *(*result)(const struct Dx__ControlResponse *resp);
+};
+int cli_answer(struct cli *c, const struct cli_verb *v, int argc, char **argv,
+	       const struct cli_answer_spec *spec);
+
 /* payload_casework.c: the name of a Payload type ("notice"), NULL if unknown,
  * and the content of types 3 to 10, decoded strictly and shown escaped. */
 const char *cli_payload_type_name(uint32_t type);

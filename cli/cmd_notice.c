@@ -28,48 +28,6 @@ enum {
 	OPT_TEXT,
 };
 
-static void print_copies(struct out *o, Dx__SentCopy *const *copies, size_t n)
-{
-	static const struct out_col cols[] = {
-		{ "recipient", "TO", DX_STATE_LEN },
-		{ "message_id", "MESSAGE", 0 },
-	};
-	out_table_begin(o, "copies", NULL, cols, sizeof(cols) / sizeof(cols[0]));
-	for (size_t i = 0; i < n; i++) {
-		out_item_begin(o);
-		out_text(o, "recipient", "to", copies[i]->recipient, strlen(copies[i]->recipient));
-		out_hex(o, "message_id", "message", copies[i]->message_id.data,
-			copies[i]->message_id.len);
-		out_item_end(o);
-	}
-	out_table_end(o);
-}
-
-/* A text option's file or its value, read once. */
-static int text_of(struct cli *c, const char *file, const char *value, const char *what, char **out)
-{
-	size_t len = 0;
-	if ((file != NULL) == (value != NULL)) {
-		return cli_usage(c, "give the %s with exactly one of its two options", what);
-	}
-	if (file != NULL) {
-		return cli_compose_text(c, file, out, &len) == CLI_EXIT_OK ? CLI_CONTINUE
-									   : CLI_EXIT_FAILED;
-	}
-	if ((*out = strdup(value)) == NULL) {
-		return cli_error(c, DX_ENOMEM, "starting");
-	}
-	return CLI_CONTINUE;
-}
-
-static void free_text(char *s)
-{
-	if (s != NULL) {
-		sodium_memzero(s, strlen(s));
-		free(s);
-	}
-}
-
 /* ---- send ---- */
 
 /* clang-format off */
@@ -185,7 +143,7 @@ static int print_sent(struct cli *c, const Dx__NoticeSendResult *r, const char *
 	if (r->respond_by_is_today) {
 		out_note(&o, "The meeting is under 15 days away: the response is asked for today.");
 	}
-	print_copies(&o, r->copies, r->n_copies);
+	cli_print_copies(&o, r->copies, r->n_copies);
 	out_note(&o, "\nQueued. Follow the answers with 'divex notice status --case %s'.", case_id);
 	return out_finish(&o, c);
 }
@@ -200,7 +158,7 @@ static int notice_send(struct cli *c, const struct cli_verb *v, int argc, char *
 	}
 	int status = send_parse(c, v, argc, argv, s);
 	if (status == CLI_CONTINUE) {
-		status = text_of(c, s->file, s->summary, "summary (--summary or --file)", &summary);
+		status = cli_text_option(c, s->file, s->summary, "summary (--summary or --file)", &summary);
 	}
 	if (status != CLI_CONTINUE) {
 		free(s);
@@ -222,7 +180,7 @@ static int notice_send(struct cli *c, const struct cli_verb *v, int argc, char *
 		status = print_sent(c, resp->notice_send, s->case_id, s->meeting);
 	}
 	cli_ctl_free(resp);
-	free_text(summary);
+	cli_text_free(summary);
 	free(s);
 	return status;
 }
@@ -240,57 +198,32 @@ static const char reply_usage[] =
 	"      --file FILE           the response from a file ('-': standard input)\n"
 	"      --text TEXT           the response\n" CLI_HELP_COMMON;
 
-static int notice_reply(struct cli *c, const struct cli_verb *v, int argc, char **argv)
+static int call_reply(struct cli *c, const char *id, char *text, Dx__ControlResponse **resp)
 {
-	static const struct option longopts[] = {
-		CLI_LONGOPTS_COMMON,
-		{ "file", required_argument, NULL, CLI_OPT_FILE },
-		{ "text", required_argument, NULL, OPT_TEXT },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *file = NULL, *text = NULL;
-	char *response = NULL;
-	Dx__ControlResponse *resp = NULL;
-	int opt, status = CLI_CONTINUE;
-	cli_opt_begin();
-	while (status == CLI_CONTINUE &&
-	       (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		if (opt == CLI_OPT_FILE) {
-			file = optarg;
-		} else if (opt == OPT_TEXT) {
-			text = optarg;
-		} else {
-			status = cli_opt_common(c, v, opt, argv);
-		}
-	}
-	if (status != CLI_CONTINUE) {
-		return status;
-	}
-	if (argc - optind != 1) {
-		return cli_usage(c, "give the notice ID");
-	}
-	const char *id = argv[optind];
-	if ((status = text_of(c, file, text, "response (--file or --text)", &response)) !=
-	    CLI_CONTINUE) {
-		return status;
-	}
 	Dx__NoticeReplyOp op = DX__NOTICE_REPLY_OP__INIT;
 	Dx__ControlRequest req = DX__CONTROL_REQUEST__INIT;
 	op.id = (char *)id;
-	op.response = response;
+	op.response = text;
 	req.op_case = DX__CONTROL_REQUEST__OP_NOTICE_REPLY;
 	req.notice_reply = &op;
-	status = cli_ctl_call(c, &req, &resp, "replying to the notice %s", id);
-	if (status == CLI_EXIT_OK) {
-		struct out o;
-		out_init(&o, c);
-		print_copies(&o, resp->notice_reply->copies, resp->notice_reply->n_copies);
-		out_note(&o, "\nQueued: the reply goes to the notifying State.");
-		status = out_finish(&o, c);
-	}
-	cli_ctl_free(resp);
-	free_text(response);
-	return status;
+	return cli_ctl_call(c, &req, resp, "replying to the notice %s", id);
+}
+
+static const Dx__SendResult *reply_result(const Dx__ControlResponse *resp)
+{
+	return resp->notice_reply;
+}
+
+static int notice_reply(struct cli *c, const struct cli_verb *v, int argc, char **argv)
+{
+	static const struct cli_answer_spec spec = {
+		.what_id = "notice",
+		.what_text = "response (--file or --text)",
+		.queued = "Queued: the reply goes to the notifying State.",
+		.call = call_reply,
+		.result = reply_result,
+	};
+	return cli_answer(c, v, argc, argv, &spec);
 }
 
 /* ---- status, replies ---- */

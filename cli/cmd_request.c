@@ -83,48 +83,6 @@ static int parse_kinds(struct cli *c, const char *arg, uint32_t *kinds, size_t *
 	return CLI_CONTINUE;
 }
 
-static void print_copies(struct out *o, Dx__SentCopy *const *copies, size_t n)
-{
-	static const struct out_col cols[] = {
-		{ "recipient", "TO", DX_STATE_LEN },
-		{ "message_id", "MESSAGE", 0 },
-	};
-	out_table_begin(o, "copies", NULL, cols, sizeof(cols) / sizeof(cols[0]));
-	for (size_t i = 0; i < n; i++) {
-		out_item_begin(o);
-		out_text(o, "recipient", "to", copies[i]->recipient, strlen(copies[i]->recipient));
-		out_hex(o, "message_id", "message", copies[i]->message_id.data,
-			copies[i]->message_id.len);
-		out_item_end(o);
-	}
-	out_table_end(o);
-}
-
-/* A text option's file or its value, read once. */
-static int text_of(struct cli *c, const char *file, const char *value, const char *what, char **out)
-{
-	size_t len = 0;
-	if ((file != NULL) == (value != NULL)) {
-		return cli_usage(c, "give the %s with exactly one of its two options", what);
-	}
-	if (file != NULL) {
-		return cli_compose_text(c, file, out, &len) == CLI_EXIT_OK ? CLI_CONTINUE
-									   : CLI_EXIT_FAILED;
-	}
-	if ((*out = strdup(value)) == NULL) {
-		return cli_error(c, DX_ENOMEM, "starting");
-	}
-	return CLI_CONTINUE;
-}
-
-static void free_text(char *s)
-{
-	if (s != NULL) {
-		sodium_memzero(s, strlen(s));
-		free(s);
-	}
-}
-
 /* ---- send ---- */
 
 /* clang-format off */
@@ -225,7 +183,7 @@ static int request_send(struct cli *c, const struct cli_verb *v, int argc, char 
 	}
 	int status = send_parse(c, v, argc, argv, s);
 	if (status == CLI_CONTINUE) {
-		status = text_of(c, s->file, s->details, "details (--details or --file)", &details);
+		status = cli_text_option(c, s->file, s->details, "details (--details or --file)", &details);
 	}
 	if (status != CLI_CONTINUE) {
 		free(s);
@@ -252,12 +210,12 @@ static int request_send(struct cli *c, const struct cli_verb *v, int argc, char 
 		out_str(&o, "sent_date", "Sent", r->sent_date);
 		out_str(&o, "respond_by", "Respond by",
 			r->respond_by[0] != '\0' ? r->respond_by : (o.json ? "" : "(no date)"));
-		print_copies(&o, r->copies, r->n_copies);
+		cli_print_copies(&o, r->copies, r->n_copies);
 		out_note(&o, "\nQueued. Follow the answers with 'divex request list'.");
 		status = out_finish(&o, c);
 	}
 	cli_ctl_free(resp);
-	free_text(details);
+	cli_text_free(details);
 	free(s);
 	return status;
 }
@@ -276,57 +234,32 @@ static const char respond_usage[] =
 	"      --file FILE           the answer from a file ('-': standard "
 	"input)\n" CLI_HELP_COMMON;
 
-static int request_respond(struct cli *c, const struct cli_verb *v, int argc, char **argv)
+static int call_respond(struct cli *c, const char *id, char *text, Dx__ControlResponse **resp)
 {
-	static const struct option longopts[] = {
-		CLI_LONGOPTS_COMMON,
-		{ "file", required_argument, NULL, CLI_OPT_FILE },
-		{ "text", required_argument, NULL, OPT_TEXT },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *file = NULL, *text = NULL;
-	char *answer = NULL;
-	Dx__ControlResponse *resp = NULL;
-	int opt, status = CLI_CONTINUE;
-	cli_opt_begin();
-	while (status == CLI_CONTINUE &&
-	       (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		if (opt == CLI_OPT_FILE) {
-			file = optarg;
-		} else if (opt == OPT_TEXT) {
-			text = optarg;
-		} else {
-			status = cli_opt_common(c, v, opt, argv);
-		}
-	}
-	if (status != CLI_CONTINUE) {
-		return status;
-	}
-	if (argc - optind != 1) {
-		return cli_usage(c, "give the request ID");
-	}
-	const char *id = argv[optind];
-	if ((status = text_of(c, file, text, "answer (--text or --file)", &answer)) !=
-	    CLI_CONTINUE) {
-		return status;
-	}
 	Dx__RequestRespondOp op = DX__REQUEST_RESPOND_OP__INIT;
 	Dx__ControlRequest req = DX__CONTROL_REQUEST__INIT;
 	op.id = (char *)id;
-	op.answer = answer;
+	op.answer = text;
 	req.op_case = DX__CONTROL_REQUEST__OP_REQUEST_RESPOND;
 	req.request_respond = &op;
-	status = cli_ctl_call(c, &req, &resp, "answering the request %s", id);
-	if (status == CLI_EXIT_OK) {
-		struct out o;
-		out_init(&o, c);
-		print_copies(&o, resp->request_respond->copies, resp->request_respond->n_copies);
-		out_note(&o, "\nQueued: the answer goes to the requesting State.");
-		status = out_finish(&o, c);
-	}
-	cli_ctl_free(resp);
-	free_text(answer);
-	return status;
+	return cli_ctl_call(c, &req, resp, "answering the request %s", id);
+}
+
+static const Dx__SendResult *respond_result(const Dx__ControlResponse *resp)
+{
+	return resp->request_respond;
+}
+
+static int request_respond(struct cli *c, const struct cli_verb *v, int argc, char **argv)
+{
+	static const struct cli_answer_spec spec = {
+		.what_id = "request",
+		.what_text = "answer (--text or --file)",
+		.queued = "Queued: the answer goes to the requesting State.",
+		.call = call_respond,
+		.result = respond_result,
+	};
+	return cli_answer(c, v, argc, argv, &spec);
 }
 
 /* ---- list ---- */

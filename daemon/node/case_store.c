@@ -145,8 +145,8 @@ static size_t make_ad(uint8_t ad[static AD_MAX], const char *label, const char *
 }
 
 /* nonce || ciphertext of pt, malloc'd. */
-int case_store_seal(struct case_store *cs, const char *label, const char *row_id,
-		    const uint8_t *pt, size_t pt_len, uint8_t **out, size_t *out_len)
+int case_store_seal(struct case_store *cs, const char *label, const char *row_id, const uint8_t *pt,
+		    size_t pt_len, uint8_t **out, size_t *out_len)
 {
 	uint8_t ad[AD_MAX];
 	size_t ad_len = make_ad(ad, label, row_id);
@@ -243,9 +243,10 @@ int case_store_add(struct case_store *cs, const uint8_t *note, size_t len)
 		return rc;
 	}
 	const Dx__CaseNote *n = (const Dx__CaseNote *)m;
-	if ((rc = case_store_seal(cs, LABEL_TITLE, n->case_id, (const uint8_t *)n->title, strlen(n->title),
-		       &title, &title_len)) != DX_OK ||
-	    (rc = case_store_seal(cs, LABEL_NOTE, n->case_id, note, len, &body, &body_len)) != DX_OK ||
+	if ((rc = case_store_seal(cs, LABEL_TITLE, n->case_id, (const uint8_t *)n->title,
+				  strlen(n->title), &title, &title_len)) != DX_OK ||
+	    (rc = case_store_seal(cs, LABEL_NOTE, n->case_id, note, len, &body, &body_len)) !=
+		    DX_OK ||
 	    (rc = db_stmt(cs->db,
 			  "INSERT INTO cases (case_id, open, created_ms, updated_ms, title, note) "
 			  "VALUES (?1, 1, ?2, ?2, ?3, ?4)",
@@ -519,4 +520,47 @@ int case_store_search(struct case_store *cs, const char *text, case_store_list_f
 		return DX_EINVAL;
 	}
 	return list_where(cs, CASE_STORE_ALL, text, fn, ctx);
+}
+
+int64_t case_store_ms(uint64_t v)
+{
+	return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+int case_store_col_text(sqlite3_stmt *s, int col, char *out, size_t max)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+	int len = sqlite3_column_bytes(s, col);
+	if (t == NULL || len < 0 || (size_t)len > max) {
+		return DX_EPARSE;
+	}
+	memcpy(out, t, (size_t)len);
+	out[len] = '\0';
+	return DX_OK;
+}
+
+int case_store_col_id(sqlite3_stmt *s, int col, uint8_t *out, size_t len)
+{
+	if (sqlite3_column_type(s, col) != SQLITE_BLOB ||
+	    (size_t)sqlite3_column_bytes(s, col) != len) {
+		return DX_EPARSE;
+	}
+	memcpy(out, sqlite3_column_blob(s, col), len);
+	return DX_OK;
+}
+
+int case_store_col_sealed(struct case_store *cs, sqlite3_stmt *s, int col, const char *label,
+			  const char *row_id, size_t max, uint8_t **out, size_t *out_len)
+{
+	if (sqlite3_column_type(s, col) == SQLITE_NULL) {
+		*out = NULL;
+		*out_len = 0;
+		return DX_OK;
+	}
+	if (sqlite3_column_type(s, col) != SQLITE_BLOB) {
+		return DX_EDECRYPT;
+	}
+	return case_store_unseal(cs, sqlite3_column_blob(s, col),
+				 (size_t)sqlite3_column_bytes(s, col), label, row_id, max, out,
+				 out_len);
 }

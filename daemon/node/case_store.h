@@ -124,4 +124,17 @@ int case_store_seal(struct case_store *cs, const char *label, const char *row_id
 int case_store_unseal(struct case_store *cs, const uint8_t *v, size_t len, const char *label,
 		      const char *row_id, size_t max, uint8_t **out, size_t *out_len) DX_MUST_CHECK;
 
+/* Column readers for those tables, with the checks a row altered outside divex needs. */
+struct sqlite3_stmt;
+/* Unix ms as SQLite stores them (capped at INT64_MAX). */
+int64_t case_store_ms(uint64_t v);
+/* A text column of at most max bytes into out (max + 1 bytes); DX_EPARSE otherwise. */
+int case_store_col_text(struct sqlite3_stmt *s, int col, char *out, size_t max) DX_MUST_CHECK;
+/* A blob column of exactly len bytes into out; DX_EPARSE otherwise. */
+int case_store_col_id(struct sqlite3_stmt *s, int col, uint8_t *out, size_t len) DX_MUST_CHECK;
+/* A sealed column opened (case_store_unseal); a NULL column is no value (*out NULL). */
+int case_store_col_sealed(struct case_store *cs, struct sqlite3_stmt *s, int col,
+			  const char *label, const char *row_id, size_t max, uint8_t **out,
+			  size_t *out_len) DX_MUST_CHECK;
+
 #endif

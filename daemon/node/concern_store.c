@@ -31,10 +31,6 @@ int concern_store_init(struct case_store *cs)
 	return db_exec(case_store_db(cs), SCHEMA);
 }
 
-static sqlite3_int64 clamp(uint64_t v)
-{
-	return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
-}
 
 static int text_ok(const char *s, int required)
 {
@@ -71,7 +67,7 @@ int concern_store_add(struct case_store *cs, const struct concern_row *r)
 		sqlite3_bind_text(s, 3, r->peer, -1, SQLITE_STATIC);
 		sqlite3_bind_blob(s, 4, r->envelope_id, CONCERN_ID_LEN, SQLITE_STATIC);
 		sqlite3_bind_int(s, 5, r->dossier != 0);
-		sqlite3_bind_int64(s, 6, clamp(case_store_now(cs)));
+		sqlite3_bind_int64(s, 6, case_store_ms(case_store_now(cs)));
 		sqlite3_bind_blob(s, 7, sealed, (int)sealed_len, SQLITE_STATIC);
 		int step = sqlite3_step(s);
 		rc = step == SQLITE_DONE ? DX_OK : db_from_sqlite(step);
@@ -111,7 +107,7 @@ int concern_store_explain(struct case_store *cs, const uint8_t id[static CONCERN
 	}
 	if (rc == DX_OK) {
 		sqlite3_bind_blob(s, 1, id, CONCERN_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, clamp(explained_ms));
+		sqlite3_bind_int64(s, 2, case_store_ms(explained_ms));
 		sqlite3_bind_blob(s, 3, se, (int)se_len, SQLITE_STATIC);
 		sqlite3_bind_blob(s, 4, sr, (int)sr_len, SQLITE_STATIC);
 		int step = sqlite3_step(s);

@@ -69,10 +69,6 @@ static void request_row_id(char out[static ROW_ID_MAX], int direction, const uin
 	dx_hex(out + 2, id, CONSENT_STORE_ID_LEN);
 }
 
-static sqlite3_int64 clamp64(uint64_t v)
-{
-	return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
-}
 
 static int text_ok(const char *s, size_t max)
 {
@@ -154,7 +150,7 @@ int consent_store_request_add(struct case_store *cs, int direction,
 			sqlite3_bind_blob(s, 3, id, CONSENT_STORE_ID_LEN, SQLITE_STATIC);
 		}
 		sqlite3_bind_text(s, 4, peer, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 5, clamp64(case_store_now(cs)));
+		sqlite3_bind_int64(s, 5, case_store_ms(case_store_now(cs)));
 		sqlite3_bind_blob(s, 6, sealed, (int)sealed_len, SQLITE_STATIC);
 		rc = step_done(s);
 	}
@@ -243,7 +239,7 @@ int consent_store_request_decided(struct case_store *cs, int direction,
 	sqlite3_bind_int(s, 1, direction);
 	sqlite3_bind_blob(s, 2, id, CONSENT_STORE_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_int(s, 3, outcome);
-	sqlite3_bind_int64(s, 4, clamp64(decided_ms));
+	sqlite3_bind_int64(s, 4, case_store_ms(decided_ms));
 	return step_done(s);
 }
 
@@ -410,8 +406,8 @@ int consent_store_decision_add(struct case_store *cs, int direction, const char 
 		sqlite3_bind_text(s, 3, provider, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 4, recipient, -1, SQLITE_STATIC);
 		sqlite3_bind_blob(s, 5, request_envelope_id, CONSENT_REQUEST_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 6, clamp64(decided_ms));
-		sqlite3_bind_int64(s, 7, clamp64(case_store_now(cs)));
+		sqlite3_bind_int64(s, 6, case_store_ms(decided_ms));
+		sqlite3_bind_int64(s, 7, case_store_ms(case_store_now(cs)));
 		sqlite3_bind_blob(s, 8, sealed, (int)sealed_len, SQLITE_STATIC);
 		rc = step_done(s);
 	}

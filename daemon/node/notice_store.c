@@ -51,11 +51,6 @@ static int date_valid(const char *s)
 	return notice_date_parse(s, &day) == DX_OK;
 }
 
-static sqlite3_int64 clamp(uint64_t v)
-{
-	return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
-}
-
 int notice_store_add(struct case_store *cs, const struct notice_row *r)
 {
 	char hex[2 * NOTICE_STORE_ID_LEN + 1];
@@ -93,7 +88,7 @@ int notice_store_add(struct case_store *cs, const struct notice_row *r)
 		sqlite3_bind_text(s, 7, r->respond_by, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 8, r->sent_date, -1, SQLITE_STATIC);
 		sqlite3_bind_int(s, 9, r->late != 0);
-		sqlite3_bind_int64(s, 10, clamp(case_store_now(cs)));
+		sqlite3_bind_int64(s, 10, case_store_ms(case_store_now(cs)));
 		sqlite3_bind_blob(s, 11, sealed, (int)sealed_len, SQLITE_STATIC);
 		int step = sqlite3_step(s);
 		rc = step == SQLITE_DONE ? DX_OK : db_from_sqlite(step);
@@ -127,7 +122,7 @@ int notice_store_mark_replied(struct case_store *cs, const uint8_t id[static NOT
 		     &s);
 	if (rc == DX_OK) {
 		sqlite3_bind_blob(s, 1, id, NOTICE_STORE_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, clamp(replied_ms));
+		sqlite3_bind_int64(s, 2, case_store_ms(replied_ms));
 		sqlite3_bind_blob(s, 3, reply_id, NOTICE_STORE_ID_LEN, SQLITE_STATIC);
 		if (sealed != NULL) {
 			sqlite3_bind_blob(s, 4, sealed, (int)sealed_len, SQLITE_STATIC);
@@ -161,46 +156,6 @@ static void row_free(struct notice_row *r)
 	sodium_memzero(r, sizeof(*r));
 }
 
-/* Copies a text column of at most max bytes; DX_EPARSE when it is not one. */
-static int text_col(sqlite3_stmt *s, int col, char *out, size_t max)
-{
-	const unsigned char *t = sqlite3_column_text(s, col);
-	int len = sqlite3_column_bytes(s, col);
-	if (t == NULL || len < 0 || (size_t)len > max) {
-		return DX_EPARSE;
-	}
-	memcpy(out, t, (size_t)len);
-	out[len] = '\0';
-	return DX_OK;
-}
-
-static int id_col(sqlite3_stmt *s, int col, uint8_t out[static NOTICE_STORE_ID_LEN])
-{
-	if (sqlite3_column_type(s, col) != SQLITE_BLOB ||
-	    sqlite3_column_bytes(s, col) != NOTICE_STORE_ID_LEN) {
-		return DX_EPARSE;
-	}
-	memcpy(out, sqlite3_column_blob(s, col), NOTICE_STORE_ID_LEN);
-	return DX_OK;
-}
-
-/* Opens a sealed column; a NULL column is no value. */
-static int sealed_col(struct case_store *cs, sqlite3_stmt *s, int col, const char *label,
-		      const char *hex, size_t max, uint8_t **out, size_t *out_len)
-{
-	if (sqlite3_column_type(s, col) == SQLITE_NULL) {
-		*out = NULL;
-		*out_len = 0;
-		return DX_OK;
-	}
-	if (sqlite3_column_type(s, col) != SQLITE_BLOB) {
-		return DX_EDECRYPT;
-	}
-	return case_store_unseal(cs, sqlite3_column_blob(s, col),
-				 (size_t)sqlite3_column_bytes(s, col), label, hex, max, out,
-				 out_len);
-}
-
 static int read_row(struct case_store *cs, sqlite3_stmt *s, struct notice_row *r)
 {
 	char hex[2 * NOTICE_STORE_ID_LEN + 1];
@@ -208,12 +163,13 @@ static int read_row(struct case_store *cs, sqlite3_stmt *s, struct notice_row *r
 	size_t notice_len = 0, reply_len = 0;
 	int rc;
 	memset(r, 0, sizeof(*r));
-	if ((rc = id_col(s, 0, r->id)) != DX_OK || (rc = id_col(s, 1, r->group)) != DX_OK ||
-	    (rc = text_col(s, 3, r->peer, DX_STATE_LEN)) != DX_OK ||
-	    (rc = text_col(s, 4, r->case_id, CASE_ID_MAX)) != DX_OK ||
-	    (rc = text_col(s, 5, r->meeting_date, NOTICE_DATE_LEN)) != DX_OK ||
-	    (rc = text_col(s, 6, r->respond_by, NOTICE_DATE_LEN)) != DX_OK ||
-	    (rc = text_col(s, 7, r->sent_date, NOTICE_DATE_LEN)) != DX_OK) {
+	if ((rc = case_store_col_id(s, 0, r->id, NOTICE_STORE_ID_LEN)) != DX_OK ||
+	    (rc = case_store_col_id(s, 1, r->group, NOTICE_STORE_ID_LEN)) != DX_OK ||
+	    (rc = case_store_col_text(s, 3, r->peer, DX_STATE_LEN)) != DX_OK ||
+	    (rc = case_store_col_text(s, 4, r->case_id, CASE_ID_MAX)) != DX_OK ||
+	    (rc = case_store_col_text(s, 5, r->meeting_date, NOTICE_DATE_LEN)) != DX_OK ||
+	    (rc = case_store_col_text(s, 6, r->respond_by, NOTICE_DATE_LEN)) != DX_OK ||
+	    (rc = case_store_col_text(s, 7, r->sent_date, NOTICE_DATE_LEN)) != DX_OK) {
 		return rc;
 	}
 	int dir = sqlite3_column_int(s, 2);
@@ -225,12 +181,13 @@ static int read_row(struct case_store *cs, sqlite3_stmt *s, struct notice_row *r
 	sqlite3_int64 c = sqlite3_column_int64(s, 9), p = sqlite3_column_int64(s, 10);
 	r->created_ms = c > 0 ? (uint64_t)c : 0;
 	r->replied_ms = p > 0 ? (uint64_t)p : 0;
-	if (r->replied_ms != 0 && (rc = id_col(s, 11, r->reply_id)) != DX_OK) {
+	if (r->replied_ms != 0 &&
+	    (rc = case_store_col_id(s, 11, r->reply_id, NOTICE_STORE_ID_LEN)) != DX_OK) {
 		return rc;
 	}
 	row_hex(hex, r->id);
-	if ((rc = sealed_col(cs, s, 12, LABEL_NOTICE, hex, NOTICE_STORE_NOTICE_MAX, &notice,
-			     &notice_len)) != DX_OK) {
+	if ((rc = case_store_col_sealed(cs, s, 12, LABEL_NOTICE, hex, NOTICE_STORE_NOTICE_MAX,
+					&notice, &notice_len)) != DX_OK) {
 		return rc;
 	}
 	if (notice == NULL) {
@@ -238,8 +195,8 @@ static int read_row(struct case_store *cs, sqlite3_stmt *s, struct notice_row *r
 	}
 	r->notice = notice;
 	r->notice_len = notice_len;
-	if ((rc = sealed_col(cs, s, 13, LABEL_REPLY, hex, NOTICE_STORE_REPLY_MAX, &reply,
-			     &reply_len)) != DX_OK) {
+	if ((rc = case_store_col_sealed(cs, s, 13, LABEL_REPLY, hex, NOTICE_STORE_REPLY_MAX, &reply,
+					&reply_len)) != DX_OK) {
 		row_free(r);
 		return rc;
 	}
