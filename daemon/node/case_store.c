@@ -564,3 +564,37 @@ int case_store_col_sealed(struct case_store *cs, sqlite3_stmt *s, int col, const
 				 (size_t)sqlite3_column_bytes(s, col), label, row_id, max, out,
 				 out_len);
 }
+
+int case_store_set_answer(struct case_store *cs, const char *sql, const char *label,
+			  const char *row_hex, const uint8_t *id, const uint8_t *answer_id,
+			  size_t id_len, uint64_t ms, const char *text, size_t text_len)
+{
+	uint8_t *sealed = NULL;
+	size_t sealed_len = 0;
+	sqlite3_stmt *s;
+	int rc;
+	if (text != NULL && (rc = case_store_seal(cs, label, row_hex, (const uint8_t *)text,
+						  text_len, &sealed, &sealed_len)) != DX_OK) {
+		return rc;
+	}
+	rc = db_stmt(cs->db, sql, &s);
+	if (rc == DX_OK) {
+		sqlite3_bind_blob(s, 1, id, (int)id_len, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, case_store_ms(ms));
+		sqlite3_bind_blob(s, 3, answer_id, (int)id_len, SQLITE_STATIC);
+		if (sealed != NULL) {
+			sqlite3_bind_blob(s, 4, sealed, (int)sealed_len, SQLITE_STATIC);
+		} else {
+			sqlite3_bind_null(s, 4);
+		}
+		int step = sqlite3_step(s);
+		rc = step == SQLITE_DONE ? DX_OK : db_from_sqlite(step);
+		if (rc == DX_OK && sqlite3_changes(db_handle(cs->db)) == 0) {
+			rc = DX_ENOENT;
+		}
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	}
+	free(sealed);
+	return rc;
+}

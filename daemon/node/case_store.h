@@ -137,4 +137,14 @@ int case_store_col_sealed(struct case_store *cs, struct sqlite3_stmt *s, int col
 			  const char *label, const char *row_id, size_t max, uint8_t **out,
 			  size_t *out_len) DX_MUST_CHECK;
 
+/*
+ * Records the answer to a tracked row: sql is "UPDATE <table> SET <time> =
+ * ?2, <answer id> = ?3, <answer> = ?4 WHERE id = ?1"; the answer text (may
+ * be NULL) is sealed under label with row_hex as associated data.
+ * DX_ENOENT when no row has that id.
+ */
+int case_store_set_answer(struct case_store *cs, const char *sql, const char *label,
+			  const char *row_hex, const uint8_t *id, const uint8_t *answer_id,
+			  size_t id_len, uint64_t ms, const char *text, size_t text_len) DX_MUST_CHECK;
+
 #endif

@@ -105,40 +105,13 @@ int notice_store_mark_replied(struct case_store *cs, const uint8_t id[static NOT
 			      size_t reply_len)
 {
 	char hex[2 * NOTICE_STORE_ID_LEN + 1];
-	uint8_t *sealed = NULL;
-	size_t sealed_len = 0;
-	sqlite3_stmt *s;
-	int rc = DX_OK;
 	if (reply != NULL && reply_len > NOTICE_STORE_REPLY_MAX) {
 		return DX_ETOOBIG;
 	}
 	row_hex(hex, id);
-	if (reply != NULL && (rc = case_store_seal(cs, LABEL_REPLY, hex, (const uint8_t *)reply,
-						   reply_len, &sealed, &sealed_len)) != DX_OK) {
-		return rc;
-	}
-	rc = db_stmt(case_store_db(cs),
-		     "UPDATE notices SET replied_ms = ?2, reply_id = ?3, reply = ?4 WHERE id = ?1",
-		     &s);
-	if (rc == DX_OK) {
-		sqlite3_bind_blob(s, 1, id, NOTICE_STORE_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, case_store_ms(replied_ms));
-		sqlite3_bind_blob(s, 3, reply_id, NOTICE_STORE_ID_LEN, SQLITE_STATIC);
-		if (sealed != NULL) {
-			sqlite3_bind_blob(s, 4, sealed, (int)sealed_len, SQLITE_STATIC);
-		} else {
-			sqlite3_bind_null(s, 4);
-		}
-		int step = sqlite3_step(s);
-		rc = step == SQLITE_DONE ? DX_OK : db_from_sqlite(step);
-		if (rc == DX_OK && sqlite3_changes(db_handle(case_store_db(cs))) == 0) {
-			rc = DX_ENOENT;
-		}
-		sqlite3_reset(s);
-		sqlite3_clear_bindings(s);
-	}
-	free(sealed);
-	return rc;
+	return case_store_set_answer(
+		cs, "UPDATE notices SET replied_ms = ?2, reply_id = ?3, reply = ?4 WHERE id = ?1",
+		LABEL_REPLY, hex, id, reply_id, NOTICE_STORE_ID_LEN, replied_ms, reply, reply_len);
 }
 
 /* ---- listing ---- */

@@ -103,41 +103,15 @@ int request_store_mark_answered(struct case_store *cs,
 				const char *answer, size_t answer_len)
 {
 	char hex[2 * REQUEST_STORE_ID_LEN + 1];
-	uint8_t *sealed = NULL;
-	size_t sealed_len = 0;
-	sqlite3_stmt *s;
-	int rc = DX_OK;
 	if (answer != NULL && answer_len > REQUEST_STORE_ANSWER_MAX) {
 		return DX_ETOOBIG;
 	}
 	row_hex(hex, id);
-	if (answer != NULL && (rc = case_store_seal(cs, LABEL_ANSWER, hex, (const uint8_t *)answer,
-						    answer_len, &sealed, &sealed_len)) != DX_OK) {
-		return rc;
-	}
-	rc = db_stmt(
-		case_store_db(cs),
+	return case_store_set_answer(
+		cs,
 		"UPDATE requests SET answered_ms = ?2, answer_id = ?3, answer = ?4 WHERE id = ?1",
-		&s);
-	if (rc == DX_OK) {
-		sqlite3_bind_blob(s, 1, id, REQUEST_STORE_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, case_store_ms(answered_ms));
-		sqlite3_bind_blob(s, 3, answer_id, REQUEST_STORE_ID_LEN, SQLITE_STATIC);
-		if (sealed != NULL) {
-			sqlite3_bind_blob(s, 4, sealed, (int)sealed_len, SQLITE_STATIC);
-		} else {
-			sqlite3_bind_null(s, 4);
-		}
-		int step = sqlite3_step(s);
-		rc = step == SQLITE_DONE ? DX_OK : db_from_sqlite(step);
-		if (rc == DX_OK && sqlite3_changes(db_handle(case_store_db(cs))) == 0) {
-			rc = DX_ENOENT;
-		}
-		sqlite3_reset(s);
-		sqlite3_clear_bindings(s);
-	}
-	free(sealed);
-	return rc;
+		LABEL_ANSWER, hex, id, answer_id, REQUEST_STORE_ID_LEN, answered_ms, answer,
+		answer_len);
 }
 
 /* ---- listing ---- */
