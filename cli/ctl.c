@@ -171,7 +171,7 @@ static int report_refusal(struct cli *c, const char *what, const Dx__ControlResp
 	char words[1024];
 	int err = resp->error < 0 ? resp->error : DX_EPARSE;
 	const char *m = resp->message != NULL ? resp->message : "";
-	dx_escape(words, sizeof(words), m, strlen(m));
+	dx_escape_text(words, sizeof(words), m, strlen(m));
 	if (words[0] == '\0') {
 		return cli_error(c, err, "%s", what);
 	}
