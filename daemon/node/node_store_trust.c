@@ -352,20 +352,37 @@ static int checkpoint_load(struct node_store *st, const uint64_t *size,
 			   struct node_store_checkpoint *out)
 {
 	sqlite3_stmt *s;
-	int rc = size != NULL ? db_stmt(st->db,
-					"SELECT size, root, seen_ms, source, text FROM checkpoints"
-					" WHERE size = ? ORDER BY id LIMIT 1",
-					&s)
-			      : db_stmt(st->db,
-					"SELECT size, root, seen_ms, source, text FROM checkpoints"
-					" ORDER BY size DESC, id LIMIT 1",
-					&s);
+	uint64_t largest;
+	int rc;
+	if (size == NULL) {
+		/*
+		 * The largest size first, from the index alone: ordering every row by
+		 * size and id would sort the whole table, which grows with every
+		 * checkpoint the node adopts.
+		 */
+		if ((rc = db_stmt(st->db, "SELECT MAX(size) FROM checkpoints", &s)) != DX_OK) {
+			return rc;
+		}
+		int step = sqlite3_step(s);
+		int none = step != SQLITE_ROW || sqlite3_column_type(s, 0) == SQLITE_NULL;
+		largest = none ? 0 : (uint64_t)sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+		if (step != SQLITE_ROW) {
+			return db_from_sqlite(step);
+		}
+		if (none) {
+			return 0;
+		}
+		size = &largest;
+	}
+	rc = db_stmt(st->db,
+		     "SELECT size, root, seen_ms, source, text FROM checkpoints"
+		     " WHERE size = ? ORDER BY id LIMIT 1",
+		     &s);
 	if (rc != DX_OK) {
 		return rc;
 	}
-	if (size != NULL) {
-		sqlite3_bind_int64(s, 1, (sqlite3_int64)*size);
-	}
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)*size);
 	if ((rc = nstore_step_row(s)) <= 0) {
 		return rc;
 	}
