@@ -55,7 +55,8 @@ static void upload_next(struct xfer *x)
 	size_t n = x->total - x->moved < PIECE ? (size_t)(x->total - x->moved) : PIECE;
 	/* Fresh bytes in every piece, as a real stream would have. */
 	memcpy(x->piece, &x->moved, sizeof(x->moved));
-	BENCH_CHECK(relay_client_upload(x->c, x->id, x->moved, x->piece, n, x->total, on_upload, x));
+	BENCH_CHECK(
+		relay_client_upload(x->c, x->id, x->moved, x->piece, n, x->total, on_upload, x));
 }
 
 static void on_upload(void *arg, int rc, uint64_t received)
@@ -165,8 +166,8 @@ static void one_run(int tls, uint64_t total, struct keys *const *states, struct 
 	size_t len;
 	uint8_t body[64] = { 0 };
 	bench_peer(states[1], &mex);
-	uint8_t *env = bench_seal(states[0], &mex, body, sizeof(body),
-				  (const uint8_t(*)[16])x->id, 1, &len, &info);
+	uint8_t *env = bench_seal(states[0], &mex, body, sizeof(body), (const uint8_t(*)[16])x->id,
+				  1, &len, &info);
 	memcpy(x->digest, info.digest, sizeof(x->digest));
 	x->done = 0;
 	BENCH_CHECK(relay_client_submit(x->c, env, len, on_receipt, x));
@@ -233,10 +234,12 @@ int main(void)
 			bench_series_add(&t->r_disk, t->up.v[t->up.n - 1] / dk);
 			bench_series_add(&t->r_up, t->up.v[t->up.n - 1] / ru);
 			bench_series_add(&t->r_down, t->down.v[t->down.n - 1] / rd);
-			printf("  run %d %s: upload %.1f MB/s (raw nng %.1f), download %.1f MB/s (raw"
+			printf("  run %d %s: upload %.1f MB/s (raw nng %.1f), download %.1f MB/s "
+			       "(raw"
 			       " nng %.1f); relay peak growth %.1f / %.1f MiB\n",
 			       run + 1, tls ? "tls+tcp" : "tcp", t->up.v[t->up.n - 1], ru,
-			       t->down.v[t->down.n - 1], rd, t->relay_up_rss.v[t->relay_up_rss.n - 1],
+			       t->down.v[t->down.n - 1], rd,
+			       t->relay_up_rss.v[t->relay_up_rss.n - 1],
 			       t->relay_down_rss.v[t->relay_down_rss.n - 1]);
 			fflush(stdout);
 		}
@@ -251,14 +254,17 @@ int main(void)
 		const char *n = tls ? "tls+tcp" : "tcp";
 		char what[160];
 		printf("\nattachments over %s\n", n);
-		bench_print_series("raw nng bulk, 512 KiB requests (upload shape)", "MB/s", &t->ref_up);
-		bench_print_series("raw nng bulk, 512 KiB replies (download shape)", "MB/s", &t->ref_down);
+		bench_print_series("raw nng bulk, 512 KiB requests (upload shape)", "MB/s",
+				   &t->ref_up);
+		bench_print_series("raw nng bulk, 512 KiB replies (download shape)", "MB/s",
+				   &t->ref_down);
 		bench_print_series("upload through the relay", "MB/s", &t->up);
 		bench_print_series("download through the relay", "MB/s", &t->down);
 		bench_print_series("relay peak RSS growth, upload", "MiB", &t->relay_up_rss);
 		bench_print_series("relay peak RSS growth, download", "MiB", &t->relay_down_rss);
 		bench_print_series("relay peak RSS (VmHWM) after download", "MiB", &t->relay_hwm);
-		bench_print_series("client process peak RSS growth, upload", "MiB", &t->self_up_rss);
+		bench_print_series("client process peak RSS growth, upload", "MiB",
+				   &t->self_up_rss);
 		bench_print_series("client process peak RSS growth, download", "MiB",
 				   &t->self_down_rss);
 		snprintf(what, sizeof(what), "%s upload / raw nng bulk", n);
@@ -273,15 +279,17 @@ int main(void)
 				   ? bench_series_median(&t->r_up)
 				   : bench_series_median(&t->r_down);
 		worst = m < worst ? m : worst;
-		double rss[] = { bench_series_max(&t->relay_up_rss), bench_series_max(&t->relay_down_rss),
-				 bench_series_max(&t->self_up_rss), bench_series_max(&t->self_down_rss) };
+		double rss[] = { bench_series_max(&t->relay_up_rss),
+				 bench_series_max(&t->relay_down_rss),
+				 bench_series_max(&t->self_up_rss),
+				 bench_series_max(&t->self_down_rss) };
 		for (size_t i = 0; i < 4; i++) {
 			worst_rss = rss[i] > worst_rss ? rss[i] : worst_rss;
 		}
 	}
 	printf("\n");
-	bench_print_ratio("largest peak RSS growth of any process / 32 MiB", worst_rss / 32.0, "<=",
-			  1.0);
+	bench_print_ratio("largest peak RSS growth of any process / 32 MiB", worst_rss / 32.0,
+			  "<=", 1.0);
 	keys_free(states[0]);
 	keys_free(states[1]);
 	refs_server_stop(&srv[0]);

@@ -56,7 +56,8 @@ static void sleep_until_ns(uint64_t t)
 {
 	uint64_t now = bench_now_ns();
 	if (t > now) {
-		struct timespec ts = { (time_t)((t - now) / 1000000000u), (long)((t - now) % 1000000000u) };
+		struct timespec ts = { (time_t)((t - now) / 1000000000u),
+				       (long)((t - now) % 1000000000u) };
 		nanosleep(&ts, NULL);
 	}
 }
@@ -246,7 +247,8 @@ static void one_round(struct bnode *fra, struct bctl *mex, double rate, double s
 
 static void print_cpu(const struct e2e_series *s)
 {
-	bench_print_series("CPU of FRA's divexd over the round (100% = one core)", "%", &s->cpu_fra);
+	bench_print_series("CPU of FRA's divexd over the round (100% = one core)", "%",
+			   &s->cpu_fra);
 	bench_print_series("CPU of MEX's divexd", "%", &s->cpu_mex);
 	bench_print_series("CPU of the relay", "%", &s->cpu_relay);
 }
@@ -295,7 +297,8 @@ int main(void)
 	bench_print_series("p99", "ms", &s1000.p99);
 	bench_print_series("delivered", "messages/s", &s1000.rate);
 	print_cpu(&s1000);
-	printf("  ratio delivered / offered at 100/s: %.3f\n", bench_series_median(&s100.rate) / 100);
+	printf("  ratio delivered / offered at 100/s: %.3f\n",
+	       bench_series_median(&s100.rate) / 100);
 	printf("  ratio delivered / offered at 1000/s: %.3f\n",
 	       bench_series_median(&s1000.rate) / 1000);
 	printf("\n");

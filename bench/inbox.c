@@ -97,8 +97,13 @@ static void fill(struct bnode *n, size_t count)
 /* Wall time of one `divex --home HOME inbox [--limit N]`, output discarded. */
 static double cli_ms(const struct bnode *n, const char *limit)
 {
-	char *argv[] = { (char *)built("cli/divex"), "--home", (char *)n->home, "inbox",
-			 limit != NULL ? "--limit" : NULL, (char *)limit, NULL };
+	char *argv[] = { (char *)built("cli/divex"),
+			 "--home",
+			 (char *)n->home,
+			 "inbox",
+			 limit != NULL ? "--limit" : NULL,
+			 (char *)limit,
+			 NULL };
 	uint64_t t0 = bench_now_ns();
 	int st = proc_run("/dev/null", argv);
 	double ms = (double)(bench_now_ns() - t0) / 1e6;

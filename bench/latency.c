@@ -123,14 +123,15 @@ int main(void)
 		brelay_discard(&r);
 		/* Peak with 64 in flight, then half of it, open loop. */
 		BENCH_CHECK(brelay_fresh(&r, &o, states, RECIPIENTS + 1));
-		BENCH_CHECK(drive_client(&r, states[0], &set, 2 * n_seq, n_peak, 64, 0, NULL, &res));
+		BENCH_CHECK(
+			drive_client(&r, states[0], &set, 2 * n_seq, n_peak, 64, 0, NULL, &res));
 		BENCH_CHECK(res.failed > 0);
 		double pk = (double)res.done / res.seconds;
 		bench_series_add(&peak, pk);
 		brelay_discard(&r);
 		BENCH_CHECK(brelay_fresh(&r, &o, states, RECIPIENTS + 1));
-		BENCH_CHECK(drive_client(&r, states[0], &set, 2 * n_seq + n_peak, n_load, 64, pk / 2,
-					 lat, &res));
+		BENCH_CHECK(drive_client(&r, states[0], &set, 2 * n_seq + n_peak, n_load, 64,
+					 pk / 2, lat, &res));
 		BENCH_CHECK(res.failed > 0);
 		bench_series_add(&rate, (double)res.done / res.seconds);
 		add_lat(&load, lat, n_load);
@@ -150,8 +151,8 @@ int main(void)
 	printf("\none outstanding\n");
 	print_lat("node client", &client);
 	print_lat("raw client", &raw);
-	bench_print_series("the relay's own mean commit time (its /metrics), node client phase", "us",
-			   &relay_commit);
+	bench_print_series("the relay's own mean commit time (its /metrics), node client phase",
+			   "us", &relay_commit);
 	printf("\nat half of peak (open loop, up to 64 in flight)\n");
 	bench_print_series("peak, node client, 64 in flight", "envelopes/s", &peak);
 	bench_print_series("offered half of peak, achieved", "envelopes/s", &rate);

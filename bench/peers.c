@@ -73,8 +73,10 @@ static pid_t start_trace(pid_t pid, const char *out)
 	char p[32];
 	struct proc t;
 	snprintf(p, sizeof(p), "%d", (int)pid);
-	char *argv[] = { "/usr/bin/strace", "-f", "-c", "-e", "trace=fsync,fdatasync,sync_file_range",
-			 "-o", (char *)out, "-p", p, NULL };
+	char *argv[] = {
+		"/usr/bin/strace", "-f", "-c", "-e", "trace=fsync,fdatasync,sync_file_range", "-o",
+		(char *)out,	   "-p", p,    NULL
+	};
 	if (access(argv[0], X_OK) != 0 || proc_start(&t, "/dev/null", argv) != 0) {
 		return -1;
 	}
@@ -177,8 +179,8 @@ static struct mosquitto *mq_client(struct mq *q, const char *id, int clean)
 	mosquitto_publish_callback_set(m, mq_on_publish);
 	mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
 	atomic_store(&q->connected, 0);
-	for (int i = 0; i < 200 && mosquitto_connect(m, "127.0.0.1", q->port, 60) != MOSQ_ERR_SUCCESS;
-	     i++) {
+	for (int i = 0;
+	     i < 200 && mosquitto_connect(m, "127.0.0.1", q->port, 60) != MOSQ_ERR_SUCCESS; i++) {
 		sleep_ms(50); /* the broker is starting */
 	}
 	BENCH_CHECK(mosquitto_loop_start(m));
@@ -248,8 +250,9 @@ static void nats_start(struct nats_srv *s)
 	snprintf(s->url, sizeof(s->url), "nats://127.0.0.1:%d", p);
 	snprintf(s->store, sizeof(s->store), "%s/nats-%u", dir, seq);
 	snprintf(s->log, sizeof(s->log), "%s/nats-%u.log", dir, seq++);
-	char *argv[] = { "/usr/sbin/nats-server", "-js", "-sd", s->store, "-a", "127.0.0.1", "-p", port,
-			 NULL };
+	char *argv[] = {
+		"/usr/sbin/nats-server", "-js", "-sd", s->store, "-a", "127.0.0.1", "-p", port, NULL
+	};
 	BENCH_CHECK(proc_start(&s->proc, s->log, argv));
 }
 
@@ -358,7 +361,8 @@ int main(void)
 		bench_peer(states[i + 1], &peers[i]);
 	}
 	sealed_set_make(&set, states[0], peers, RECIPIENTS, n, MSG);
-	printf("peers: %zu messages of %d bytes per run (%zu for one-outstanding runs), loopback tcp,"
+	printf("peers: %zu messages of %d bytes per run (%zu for one-outstanding runs), loopback "
+	       "tcp,"
 	       " %d runs\n",
 	       n, MSG, n_sync, runs);
 	fflush(stdout);
@@ -396,7 +400,8 @@ int main(void)
 	bench_print_series("nats JetStream file storage, js_Publish (synchronous)", "/s", &js1);
 	bench_print_series("nats JetStream file storage, js_PublishAsync, 64 outstanding", "/s",
 			   &js64);
-	printf("\nfsync + fdatasync calls per message (strace -f -c, one untimed run of %zu):\n", nt);
+	printf("\nfsync + fdatasync calls per message (strace -f -c, one untimed run of %zu):\n",
+	       nt);
 	printf("  divex relay: %s%.3f\n  mosquitto: %s%.3f\n  nats JetStream: %s%.3f\n",
 	       f_relay < 0 ? "(not traced) " : "", (double)f_relay / (double)nt,
 	       f_mq < 0 ? "(not traced) " : "", (double)f_mq / (double)nt,

@@ -47,7 +47,8 @@ int main(void)
 			BENCH_CHECK(refs_nng_rtt(&srv[t], 1024, 1024, RTT_SAMPLES, lat));
 			bench_series_add(&rtt[t], bench_percentile(lat, RTT_SAMPLES, 50) / 1e3);
 			bench_series_add(&up[t], refs_nng_bulk(&srv[t], 1, bulk, REFS_BULK_PIECE));
-			bench_series_add(&down[t], refs_nng_bulk(&srv[t], 0, bulk, REFS_BULK_PIECE));
+			bench_series_add(&down[t],
+					 refs_nng_bulk(&srv[t], 0, bulk, REFS_BULK_PIECE));
 		}
 		bench_series_add(&ss, refs_secretstream_rate(bulk));
 	}

@@ -160,8 +160,8 @@ static void proofs_in_process(const char *db_path, size_t n, double *p50, double
 	BENCH_CHECK(sqlite3_step(q) != SQLITE_ROW);
 	*size = (uint64_t)sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
-	BENCH_CHECK(sqlite3_prepare_v2(db, "SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?",
-				       -1, &st, NULL));
+	BENCH_CHECK(sqlite3_prepare_v2(
+		db, "SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", -1, &st, NULL));
 	BENCH_CHECK(merkle_init(&m, &ro_ops, st, *size));
 	for (size_t i = 0; i < n; i++) {
 		size_t np;
@@ -272,7 +272,8 @@ struct sc_series {
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench_scale HOME [MEMBERS] (HOME built by bench_scale_build)\n");
+		fprintf(stderr,
+			"usage: bench_scale HOME [MEMBERS] (HOME built by bench_scale_build)\n");
 		return 2;
 	}
 	int runs = bench_runs(), quick = bench_quick();
@@ -283,8 +284,9 @@ int main(int argc, char **argv)
 	BENCH_CHECK(n_poll > MAX_POLLERS || n_poll + 3 > members);
 	size_t samples = quick ? 100 : 500;
 	struct brelay r;
-	struct brelay_opts o = { .contexts = 4096, .longpoll_max_ms = 30000, .home = argv[1],
-				 .keep_home = 1 };
+	struct brelay_opts o = {
+		.contexts = 4096, .longpoll_max_ms = 30000, .home = argv[1], .keep_home = 1
+	};
 	struct sc_series s;
 	memset(&s, 0, sizeof(s));
 	BENCH_CHECK(brelay_init(&r, &o));
@@ -343,7 +345,8 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < samples; i++) {
 			struct envelope_info info;
 			size_t len;
-			uint8_t *env = bench_seal(ks[0], &to, body, sizeof(body), NULL, 0, &len, &info);
+			uint8_t *env =
+				bench_seal(ks[0], &to, body, sizeof(body), NULL, 0, &len, &info);
 			sub[i] = op_submit(&tc[0], env, len);
 			fet[i] = op_fetch_ack(&tc[1], 0, info.digest);
 			op_fetch_ack(&tc[1], 1, info.digest);
@@ -361,8 +364,8 @@ int main(int argc, char **argv)
 			struct envelope_info info;
 			size_t len;
 			bench_peer(p->k, &to_poll);
-			uint8_t *env = bench_seal(ks[0], &to_poll, body, sizeof(body), NULL, 0, &len,
-						  &info);
+			uint8_t *env = bench_seal(ks[0], &to_poll, body, sizeof(body), NULL, 0,
+						  &len, &info);
 			int before = atomic_load(&p->answers);
 			uint64_t w0 = bench_now_ns();
 			op_submit(&tc[0], env, len);
@@ -411,7 +414,7 @@ int main(int argc, char **argv)
 	/* BENCH_SCALE_ROSTER=0 leaves it out (it is the one request that fails). */
 	const char *ask = getenv("BENCH_SCALE_ROSTER");
 	int rc = ask != NULL && strcmp(ask, "0") == 0 ? DX_EINVAL
-						     : tclient_call_raw(&rc_client, req, len, &rr);
+						      : tclient_call_raw(&rc_client, req, len, &rr);
 	double roster_ms = (double)(bench_now_ns() - r0) / 1e6;
 	tclient_close(&rc_client);
 	free(req);
@@ -438,9 +441,11 @@ int main(int argc, char **argv)
 		       rr->status == 0 ? "ok" : dx_errname(rr->status), rr->n_roster, roster_ms);
 		dx__relay_response__free_unpacked(rr, NULL);
 	} else {
-		printf("  roster from index 0: no answer (%s) after %.1f ms\n", dx_errname(rc), roster_ms);
+		printf("  roster from index 0: no answer (%s) after %.1f ms\n", dx_errname(rc),
+		       roster_ms);
 	}
-	printf("  roster entries as stored: %lld bytes in all; a relay answer may carry at most %d\n",
+	printf("  roster entries as stored: %lld bytes in all; a relay answer may carry at most "
+	       "%d\n",
 	       roster_bytes, RELAY_RESPONSE_MAX);
 	double rss_ratio = bench_series_max(&s.hwm) / 512.0;
 	double proof_ratio = bench_series_median(&s.proof50) / 1000.0;
@@ -461,7 +466,8 @@ int main(int argc, char **argv)
 		printf("  the relay did not stop within 15 s of SIGTERM (%s) and was killed\n",
 		       st < 0 ? "still running" : "failed");
 	} else {
-		printf("  the relay stopped %.2f s after SIGTERM\n", (double)(bench_now_ns() - s0) / 1e9);
+		printf("  the relay stopped %.2f s after SIGTERM\n",
+		       (double)(bench_now_ns() - s0) / 1e9);
 	}
 	for (uint32_t i = 0; i < n_poll; i++) {
 		nng_aio_stop(pollers[i].aio);

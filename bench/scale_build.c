@@ -73,11 +73,12 @@ static void filler(struct relay *r, uint32_t members, uint64_t entries)
 		bench_state_code(randombytes_uniform(members), to);
 		size_t n = relay_leaf_accepted(leaf, digest, from, to, salt, t);
 		BENCH_CHECK(relay_log_append(r, RELAY_LEAF_ACCEPTED, leaf, n, &idx));
-		BENCH_CHECK(db_stmt(r->db,
-				    "INSERT INTO envelopes (digest, envelope_id, sender, recipient, body,"
-				    " size, received_ms, salt, accepted_index, fetched_index,"
-				    " acked_index) VALUES (?, ?, ?, ?, NULL, 1100, ?, ?, ?, ?, ?)",
-				    &st));
+		BENCH_CHECK(db_stmt(
+			r->db,
+			"INSERT INTO envelopes (digest, envelope_id, sender, recipient, body,"
+			" size, received_ms, salt, accepted_index, fetched_index,"
+			" acked_index) VALUES (?, ?, ?, ?, NULL, 1100, ?, ?, ?, ?, ?)",
+			&st));
 		sqlite3_bind_blob(st, 1, digest, sizeof(digest), SQLITE_STATIC);
 		sqlite3_bind_blob(st, 2, id, sizeof(id), SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, from, DX_STATE_LEN, SQLITE_STATIC);
@@ -127,8 +128,8 @@ int main(int argc, char **argv)
 	BENCH_CHECK(relay_log_store_checkpoint(&r));
 	uint64_t size = r.log.size;
 	relay_close(&r);
-	printf("built %s: %u members admitted in %.1f s, %llu log entries in %.1f s more\n", br.home,
-	       members, (double)(t1 - t0) / 1e9, (unsigned long long)size,
+	printf("built %s: %u members admitted in %.1f s, %llu log entries in %.1f s more\n",
+	       br.home, members, (double)(t1 - t0) / 1e9, (unsigned long long)size,
 	       (double)(bench_now_ns() - t1) / 1e9);
 	return 0;
 }

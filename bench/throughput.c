@@ -105,7 +105,8 @@ static void depth_sweep(int quick)
 	       batch);
 	for (size_t b = 0; b < batches; b++) {
 		struct drive_result res;
-		BENCH_CHECK(drive_raw(&r, states[0], &one, b * batch, batch, IN_FLIGHT, NULL, &res));
+		BENCH_CHECK(
+			drive_raw(&r, states[0], &one, b * batch, batch, IN_FLIGHT, NULL, &res));
 		BENCH_CHECK(res.failed > 0);
 		printf("  mailbox holding %zu to %zu envelopes: %.0f envelopes/s, relay CPU %.0f us"
 		       " each\n",
@@ -139,7 +140,9 @@ int main(void)
 	states[0] = bench_state("FRA", 0);
 	if (getenv("BENCH_RECIPIENTS") != NULL) {
 		recipients = (size_t)strtoul(getenv("BENCH_RECIPIENTS"), NULL, 10);
-		recipients = recipients < 1 ? 1 : recipients > RECIPIENTS_MAX ? RECIPIENTS_MAX : recipients;
+		recipients = recipients < 1		   ? 1
+			     : recipients > RECIPIENTS_MAX ? RECIPIENTS_MAX
+							   : recipients;
 	}
 	for (size_t i = 0; i < recipients; i++) {
 		char code[4];
@@ -167,9 +170,10 @@ int main(void)
 			bench_series_add(&t->raw, rw);
 			bench_series_add(&t->ratio, c / ed);
 			bench_series_add(&t->raw_ratio, rw / ed);
-			bench_series_add(&t->rr, refs_nng_rate(&srv[tls], IN_FLIGHT, 1024, 1024,
-							       ref_secs));
-			printf("  run %d %s: node client %.0f/s, raw client %.0f/s, ed25519 %.0f/s\n",
+			bench_series_add(&t->rr,
+					 refs_nng_rate(&srv[tls], IN_FLIGHT, 1024, 1024, ref_secs));
+			printf("  run %d %s: node client %.0f/s, raw client %.0f/s, ed25519 "
+			       "%.0f/s\n",
 			       run + 1, tls ? "tls+tcp" : "tcp", c, rw, ed);
 			fflush(stdout);
 		}
@@ -202,8 +206,8 @@ int main(void)
 		printf("\nrelay durable throughput over %s\n", name);
 		bench_print_series("node client (relay_client, receipts verified)", "envelopes/s",
 				   &t->client);
-		bench_print_series("raw client (pre-signed, receipts verified after)", "envelopes/s",
-				   &t->raw);
+		bench_print_series("raw client (pre-signed, receipts verified after)",
+				   "envelopes/s", &t->raw);
 		bench_print_series("relay CPU per envelope, node client", "us", &t->relay_us);
 		bench_print_series("client process CPU per envelope, node client", "us",
 				   &t->client_us);
@@ -211,13 +215,16 @@ int main(void)
 		bench_print_series("envelopes per commit (group commit), node client", "",
 				   &t->batch);
 		bench_print_series("ed25519 verify, one core, same runs", "/s", &t->ed);
-		snprintf(what, sizeof(what), "%s node client / one core's ed25519 verify rate", name);
+		snprintf(what, sizeof(what), "%s node client / one core's ed25519 verify rate",
+			 name);
 		bench_print_ratio(what, bench_series_median(&t->ratio), ">=", tls ? 0.5 : 0.75);
-		snprintf(what, sizeof(what), "%s raw client / one core's ed25519 verify rate", name);
+		snprintf(what, sizeof(what), "%s raw client / one core's ed25519 verify rate",
+			 name);
 		bench_print_ratio(what, bench_series_median(&t->raw_ratio), ">=", tls ? 0.5 : 0.75);
 		printf("  ratio %s node client / nng 64-context round trips: %.3f\n", name,
 		       bench_series_median(&t->client) / bench_series_median(&t->rr));
-		printf("  ratio %s node client / sqlite 1-row commits: %.3f; / 100-row commits x 100:"
+		printf("  ratio %s node client / sqlite 1-row commits: %.3f; / 100-row commits x "
+		       "100:"
 		       " %.3f\n",
 		       name, bench_series_median(&t->client) / bench_series_median(&sql1),
 		       bench_series_median(&t->client) / (100 * bench_series_median(&sql100)));

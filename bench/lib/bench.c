@@ -208,8 +208,8 @@ double bench_proc_cpu_s(pid_t pid)
 	/* Fields after the command name, which may hold spaces: skip past ')'. */
 	char *p = strrchr(buf, ')');
 	unsigned long utime = 0, stime = 0;
-	if (p == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) {
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+				&utime, &stime) != 2) {
 		return -1;
 	}
 	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);

@@ -71,10 +71,25 @@ int bnode_init(struct bnode *n, const struct brelay *r, const char *dir, const c
 		return rc;
 	}
 	dx_hex(key, r->rid.pk, KEYS_SIGN_PK_LEN);
-	char *argv[] = { (char *)built("cli/divex"), "--home", n->home, "init", "--state", n->code,
-			 "--kdf", "interactive", "--relay-url", (char *)r->url, "--relay-name",
-			 (char *)r->rid.name, "--relay-key", key, "--passphrase-file", n->pass,
-			 r->tls ? "--relay-cert" : NULL, (char *)r->ca, NULL };
+	char *argv[] = { (char *)built("cli/divex"),
+			 "--home",
+			 n->home,
+			 "init",
+			 "--state",
+			 n->code,
+			 "--kdf",
+			 "interactive",
+			 "--relay-url",
+			 (char *)r->url,
+			 "--relay-name",
+			 (char *)r->rid.name,
+			 "--relay-key",
+			 key,
+			 "--passphrase-file",
+			 n->pass,
+			 r->tls ? "--relay-cert" : NULL,
+			 (char *)r->ca,
+			 NULL };
 	if (proc_run(n->log, argv) != 0) {
 		fprintf(stderr, "bench: divex init %s failed; see %s\n", code, n->log);
 		return DX_EIO;
@@ -83,8 +98,14 @@ int bnode_init(struct bnode *n, const struct brelay *r, const char *dir, const c
 		return rc;
 	}
 	snprintf(entry, sizeof(entry), "%s/enrollment.dxe", n->home);
-	char *admit[] = { (char *)built("daemon/relay/divex-relay"), "admit", "--home",
-			  (char *)r->home, "--status", "party", entry, NULL };
+	char *admit[] = { (char *)built("daemon/relay/divex-relay"),
+			  "admit",
+			  "--home",
+			  (char *)r->home,
+			  "--status",
+			  "party",
+			  entry,
+			  NULL };
 	return proc_run(n->log, admit) == 0 ? DX_OK : DX_EIO;
 }
 

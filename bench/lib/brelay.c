@@ -89,8 +89,9 @@ int brelay_init(struct brelay *r, const struct brelay_opts *o)
 	snprintf(r->db, sizeof(r->db), "%s/relay.db", r->home);
 	if (!o->keep_home) {
 		snprintf(listen, sizeof(listen), "%s://127.0.0.1:0", o->tls ? "tls+tcp" : "tcp");
-		char *argv[] = { (char *)relay_bin(), "init", "--home", r->home, "--listen", listen,
-				 "--name", BRELAY_NAME, "--hostname", "127.0.0.1", NULL };
+		char *argv[] = { (char *)relay_bin(), "init",	   "--home", r->home,
+				 "--listen",	      listen,	   "--name", BRELAY_NAME,
+				 "--hostname",	      "127.0.0.1", NULL };
 		if (proc_run(r->log, argv) != 0) {
 			fprintf(stderr, "bench: divex-relay init failed; see %s\n", r->log);
 			return DX_EIO;
@@ -119,8 +120,8 @@ int brelay_admit(struct brelay *r, const struct keys *k, const char *status)
 	if (rc != DX_OK) {
 		return rc;
 	}
-	char *argv[] = { (char *)relay_bin(), "admit", "--home", r->home, "--status",
-			 (char *)status, path, NULL };
+	char *argv[] = { (char *)relay_bin(), "admit",	      "--home", r->home,
+			 "--status",	      (char *)status, path,	NULL };
 	return proc_run(r->log, argv) == 0 ? DX_OK : DX_EIO;
 }
 
@@ -150,7 +151,8 @@ int brelay_stop(struct brelay *r)
 	int st = proc_stop(&r->proc, SIGTERM, 60000);
 	if (st != 0) {
 		fprintf(stderr, "bench: the relay %s after SIGTERM (%.1f s); see %s\n",
-			st < 0 ? "did not exit within 60 s and was killed" : "exited with a failure",
+			st < 0 ? "did not exit within 60 s and was killed"
+			       : "exited with a failure",
 			(double)(bench_now_ns() - t0) / 1e9, r->log);
 	}
 	return st == 0 ? DX_OK : DX_EIO;

@@ -64,8 +64,7 @@ uint8_t *bench_seal(const struct keys *from, const struct seal_peer *to, const u
 		    size_t body_len, const uint8_t (*attachment_ids)[16], size_t n_attachments,
 		    size_t *len, struct envelope_info *info);
 /* The body length whose sealed envelope is closest to `target` bytes. */
-size_t bench_body_for_envelope(const struct keys *from, const struct seal_peer *to,
-			       size_t target);
+size_t bench_body_for_envelope(const struct keys *from, const struct seal_peer *to, size_t target);
 /* The State code of n (0..17575): AAA, AAB, ... */
 void bench_state_code(uint32_t n, char out[static 4]);
 

@@ -323,8 +323,9 @@ static int verify_receipt(const struct brelay *r, struct cp_cache *cache, const 
 	const Dx__RelayResponse *resp = (const Dx__RelayResponse *)pm;
 	const Dx__Receipt *rc_ = resp->receipt;
 	rc = resp->status != 0 ? resp->status : DX_OK;
-	if (rc == DX_OK && (rc_ == NULL || rc_->salt.len != RELAY_SALT_LEN ||
-			    rc_->n_proof > MERKLE_MAX_PROOF || rc_->checkpoint.len > CHECKPOINT_MAX)) {
+	if (rc == DX_OK &&
+	    (rc_ == NULL || rc_->salt.len != RELAY_SALT_LEN || rc_->n_proof > MERKLE_MAX_PROOF ||
+	     rc_->checkpoint.len > CHECKPOINT_MAX)) {
 		rc = DX_EPROOF;
 	}
 	if (rc == DX_OK && (cache->len != rc_->checkpoint.len ||
@@ -418,8 +419,9 @@ int drive_raw(const struct brelay *r, const struct keys *k, const struct sealed_
 	out->done = out->failed = 0;
 	out->first_error = atomic_load(&run.errors) ? DX_EIO : 0;
 	for (size_t i = 0; i < n; i++) {
-		int rc = run.reply[i] == NULL ? DX_EIO
-					      : verify_receipt(r, cache, run.reply[i], &set->info[first + i]);
+		int rc = run.reply[i] == NULL
+				 ? DX_EIO
+				 : verify_receipt(r, cache, run.reply[i], &set->info[first + i]);
 		if (rc == DX_OK) {
 			out->done++;
 		} else {
@@ -459,7 +461,8 @@ double brelay_metric(const struct brelay *r, const char *name)
 				 "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
 		if (write(fd, req, (size_t)n) == n) {
 			ssize_t k;
-			while (got < (1 << 20) - 1 && (k = read(fd, buf + got, (1 << 20) - 1 - got)) > 0) {
+			while (got < (1 << 20) - 1 &&
+			       (k = read(fd, buf + got, (1 << 20) - 1 - got)) > 0) {
 				got += (size_t)k;
 			}
 		}

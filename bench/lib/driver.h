@@ -42,7 +42,7 @@ void sealed_set_make(struct sealed_set *s, const struct keys *from, const struct
 void sealed_set_free(struct sealed_set *s);
 
 struct drive_result {
-	double seconds;	   /* first submission to last verified receipt */
+	double seconds;	    /* first submission to last verified receipt */
 	double relay_cpu_s; /* the relay process's CPU time in that window */
 	double self_cpu_s;  /* this process's (client, nng threads) */
 	size_t done, failed;

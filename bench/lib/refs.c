@@ -181,7 +181,8 @@ static void server_main(int tls, const char *cert, const char *key, int fd)
 	static struct srv_ctx ctxs[SERVER_CONTEXTS];
 	BENCH_CHECK(nng_rep0_open(&sock));
 	nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, MSG_MAX);
-	BENCH_CHECK(nng_listener_create(&l, sock, tls ? "tls+tcp://127.0.0.1:0" : "tcp://127.0.0.1:0"));
+	BENCH_CHECK(
+		nng_listener_create(&l, sock, tls ? "tls+tcp://127.0.0.1:0" : "tcp://127.0.0.1:0"));
 	if (tls) {
 		nng_tls_config *cfg;
 		char *c = slurp(cert), *k = slurp(key);
@@ -495,7 +496,8 @@ double refs_secretstream_rate(uint64_t total)
 	uint8_t key[crypto_secretstream_xchacha20poly1305_KEYBYTES];
 	uint8_t header[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
 	const size_t chunk = 64 * 1024;
-	uint8_t *pt = malloc(chunk), *ct = malloc(chunk + crypto_secretstream_xchacha20poly1305_ABYTES);
+	uint8_t *pt = malloc(chunk),
+		*ct = malloc(chunk + crypto_secretstream_xchacha20poly1305_ABYTES);
 	BENCH_CHECK(pt == NULL || ct == NULL);
 	randombytes_buf(pt, chunk);
 	crypto_secretstream_xchacha20poly1305_keygen(key);
