@@ -149,6 +149,18 @@ static void track(struct relay_client *c, const struct cp_slot *s)
 int relay_client_parse_checkpoint(const struct relay_client *c, const uint8_t *text, size_t len,
 				  struct cp_slot *out)
 {
+	/*
+	 * Nearly every answer carries the checkpoint the client already holds:
+	 * the same bytes were verified under the same pinned key, so the
+	 * signature is not checked again.
+	 */
+	const struct cp_slot *known[] = { &c->latest, &c->pending, &c->queued };
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (known[i]->set && known[i]->len == len && memcmp(known[i]->text, text, len) == 0) {
+			*out = *known[i];
+			return DX_OK;
+		}
+	}
 	int rc = checkpoint_parse_verify(text, len, c->relay.name, c->relay.name, c->relay.pk,
 					 &out->cp);
 	if (rc != DX_OK) {
