@@ -11,6 +11,7 @@ DIVEX_PACKAGES=(
 	libsodium-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler libnng-dev
 	libsqlite3-dev libcmocka-dev libinih-dev libjansson-dev libmicrohttpd-dev libmbedtls-dev
 	prometheus scdoc
+	nng-utils faketime valgrind tzdata systemd
 	git ca-certificates coreutils diffutils util-linux procps
 )
 
