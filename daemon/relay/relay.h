@@ -47,6 +47,11 @@ struct relay_member {
 	uint64_t tokens_ms;
 	/* Parked long-poll requests of this member (a small list). */
 	struct relay_op *parked;
+	/* This member's mailbox: envelopes waiting and their bytes as
+	 * committed, and what the batch being applied adds to it (the quota
+	 * is checked against both, without reading the mailbox). */
+	uint64_t mbox_n, mbox_bytes;
+	uint64_t mbox_pending_n, mbox_pending_bytes;
 };
 
 /* A request in flight: parsed, authenticated, waiting for its answer. */
@@ -66,6 +71,11 @@ struct relay_op {
 	struct envelope_info env; /* submit: parsed once, views into req */
 	uint8_t salt[RELAY_SALT_LEN];
 	uint64_t time_ms;
+	/* A mailbox this operation changed (a new envelope: +1; a first
+	 * acknowledgement: -1) by mbox_bytes, counted once the batch commits. */
+	int mbox_change;
+	char mbox_state[4];
+	uint64_t mbox_bytes;
 	uint8_t *owned[8]; /* buffers freed after the reply */
 	size_t n_owned;
 	/* Long-poll. */
@@ -156,6 +166,14 @@ void relay_op_reply(struct relay_op *op);
 void relay_wake_parked(struct relay *r, const char *state);
 /* A buffer freed with the operation, or NULL. */
 uint8_t *relay_op_own(struct relay_op *op, size_t n);
+
+/* relay_ops.c: the mailboxes' counts, read from the store (at start and
+ * whenever the roster is reloaded, never during a batch). */
+int relay_mailbox_count(struct relay *r) DX_MUST_CHECK;
+/* Whether one more envelope of len bytes fits in m's mailbox. */
+int relay_mailbox_has_room(const struct relay *r, const struct relay_member *m, uint64_t len);
+/* A State's slot in relay.members. */
+size_t relay_state_slot(const char *state);
 
 /* relay_batch.c */
 void relay_batch_add(struct relay *r, struct relay_op *op);

@@ -38,6 +38,46 @@ void relay_batch_add(struct relay *r, struct relay_op *op)
 	}
 }
 
+/*
+ * Mailbox counts (relay.h): an operation that changes a mailbox records the
+ * change; a new envelope counts as pending until the batch commits, so that
+ * envelopes of one batch cannot together exceed the quota. A change is
+ * undone when its savepoint is, and applied when the commit succeeds.
+ */
+static void mailbox_pending(struct relay *r, struct relay_op *op, const char *state, int change,
+			    uint64_t bytes)
+{
+	struct relay_member *m = &r->members[relay_state_slot(state)];
+	memcpy(op->mbox_state, state, sizeof(op->mbox_state));
+	op->mbox_change = change;
+	op->mbox_bytes = bytes;
+	if (change > 0) {
+		m->mbox_pending_n++;
+		m->mbox_pending_bytes += bytes;
+	}
+}
+
+/* Ends an operation's pending change: counted if committed, else dropped. */
+static void mailbox_settle(struct relay *r, struct relay_op *op, int committed)
+{
+	if (op->mbox_change == 0) {
+		return;
+	}
+	struct relay_member *m = &r->members[relay_state_slot(op->mbox_state)];
+	if (op->mbox_change > 0) {
+		m->mbox_pending_n--;
+		m->mbox_pending_bytes -= op->mbox_bytes;
+		if (committed) {
+			m->mbox_n++;
+			m->mbox_bytes += op->mbox_bytes;
+		}
+	} else if (committed) {
+		m->mbox_n = m->mbox_n > 0 ? m->mbox_n - 1 : 0;
+		m->mbox_bytes = m->mbox_bytes > op->mbox_bytes ? m->mbox_bytes - op->mbox_bytes : 0;
+	}
+	op->mbox_change = 0;
+}
+
 /* SUBMIT: store the envelope in the recipient's mailbox and log it. */
 static int apply_submit(struct relay *r, struct relay_op *op)
 {
@@ -66,6 +106,14 @@ static int apply_submit(struct relay *r, struct relay_op *op)
 		return same ? DX_OK : DX_EREPLAY;
 	}
 	sqlite3_reset(st);
+	/* The check before the batch did not count the batch's own envelopes. */
+	struct relay_member *to = relay_member(r, ep->recipient);
+	if (to == NULL) {
+		return DX_ENOT_MEMBER;
+	}
+	if (!relay_mailbox_has_room(r, to, env->len)) {
+		return DX_EQUOTA;
+	}
 	randombytes_buf(op->salt, RELAY_SALT_LEN);
 	op->time_ms = dx_now_ms();
 	size_t n = relay_leaf_accepted(leaf, ep->digest, ep->sender, ep->recipient, op->salt, op->time_ms);
@@ -108,6 +156,7 @@ static int apply_submit(struct relay *r, struct relay_op *op)
 		}
 	}
 	op->has_leaf = 1;
+	mailbox_pending(r, op, ep->recipient, 1, env->len);
 	return DX_OK;
 }
 
@@ -164,16 +213,26 @@ static int apply_statement(struct relay *r, struct relay_op *op)
 		if (rc != SQLITE_DONE) {
 			return db_from_sqlite(rc);
 		}
+		/* The first acknowledgement empties the mailbox of the envelope
+		 * (RETURNING tells whether this one was the first); a later one
+		 * is logged and changes nothing more. */
 		const char *sql = fetch ? "UPDATE envelopes SET fetched_index = COALESCE(fetched_index, ?)"
 					  " WHERE digest = ?"
-					: "UPDATE envelopes SET acked_index = COALESCE(acked_index, ?),"
-					  " body = NULL WHERE digest = ?";
+					: "UPDATE envelopes SET acked_index = ?, body = NULL"
+					  " WHERE digest = ? AND acked_index IS NULL RETURNING size";
 		if ((rc = db_stmt(r->db, sql, &st)) != DX_OK) {
 			return rc;
 		}
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)op->leaf_index);
 		sqlite3_bind_blob(st, 2, d->data, ENVELOPE_HASH_LEN, SQLITE_STATIC);
 		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			uint64_t size = (uint64_t)sqlite3_column_int64(st, 0);
+			rc = sqlite3_step(st);
+			if (!fetch) {
+				mailbox_pending(r, op, op->req.body->node, -1, size);
+			}
+		}
 		sqlite3_reset(st);
 		if (rc != SQLITE_DONE) {
 			return db_from_sqlite(rc);
@@ -255,6 +314,7 @@ static void apply_one(struct relay *r, struct relay_op *op)
 	}
 	r->log.size = size;
 	op->has_leaf = 0;
+	mailbox_settle(r, op, 0);
 }
 
 void relay_batch_flush_now(struct relay *r)
@@ -296,6 +356,7 @@ void relay_batch_flush_now(struct relay *r)
 	while (head != NULL) {
 		struct relay_op *op = head;
 		head = op->next_batch;
+		mailbox_settle(r, op, rc == DX_OK);
 		if (rc != DX_OK) {
 			op->status = DX_EINTERNAL;
 		} else if (op->status == DX_OK && op->has_leaf) {

@@ -227,31 +227,47 @@ void relay_handle_request(void *arg, struct bridge_request *breq, const uint8_t 
 }
 
 /* Counts a recipient's undelivered mail, for the quota. */
-static int mailbox_usage(struct relay *r, const char *state, uint64_t *n, uint64_t *bytes)
+int relay_mailbox_count(struct relay *r)
 {
 	sqlite3_stmt *st;
 	int rc = db_stmt(r->db,
-			 "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM envelopes"
-			 " WHERE recipient = ? AND acked_index IS NULL",
+			 "SELECT recipient, COUNT(*), COALESCE(SUM(size), 0) FROM envelopes"
+			 " WHERE acked_index IS NULL GROUP BY recipient",
 			 &st);
 	if (rc != DX_OK) {
 		return rc;
 	}
-	sqlite3_bind_text(st, 1, state, DX_STATE_LEN, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		return DX_EINTERNAL;
+	for (size_t i = 0; i < RELAY_STATE_SLOTS; i++) {
+		r->members[i].mbox_n = 0;
+		r->members[i].mbox_bytes = 0;
 	}
-	*n = (uint64_t)sqlite3_column_int64(st, 0);
-	*bytes = (uint64_t)sqlite3_column_int64(st, 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		/* Mail for a State no longer on the roster still counts should
+		 * it come back: its slot exists whether or not it is present. */
+		const char *state = (const char *)sqlite3_column_text(st, 0);
+		if (state == NULL || !dx_state_valid(state)) {
+			continue;
+		}
+		struct relay_member *m = &r->members[relay_state_slot(state)];
+		m->mbox_n = (uint64_t)sqlite3_column_int64(st, 1);
+		m->mbox_bytes = (uint64_t)sqlite3_column_int64(st, 2);
+	}
 	sqlite3_reset(st);
-	return DX_OK;
+	return rc == SQLITE_DONE ? DX_OK : db_from_sqlite(rc);
+}
+
+int relay_mailbox_has_room(const struct relay *r, const struct relay_member *m, uint64_t len)
+{
+	uint64_t n = m->mbox_n + m->mbox_pending_n;
+	uint64_t bytes = m->mbox_bytes + m->mbox_pending_bytes;
+	return n < r->cfg.limits.mailbox_max_envelopes &&
+	       bytes + len <= r->cfg.limits.mailbox_max_bytes;
 }
 
 static int op_submit_check(struct relay *r, struct relay_op *op)
 {
 	const Dx__SubmitOp *s = op->req.body->submit;
 	struct envelope_info *ep = &op->env;
-	uint64_t n, bytes;
 	if (s == NULL) {
 		return DX_EPARSE;
 	}
@@ -274,10 +290,9 @@ static int op_submit_check(struct relay *r, struct relay_op *op)
 	if (to->status == RELAY_STATUS_SUSPENDED) {
 		return DX_ESUSPENDED;
 	}
-	if ((rc = mailbox_usage(r, ep->recipient, &n, &bytes)) != DX_OK) {
-		return rc;
-	}
-	if (n >= r->cfg.limits.mailbox_max_envelopes || bytes + s->envelope.len > r->cfg.limits.mailbox_max_bytes) {
+	/* Checked again when the batch applies it, with the batch's own new
+	 * envelopes counted (relay_batch.c); this refuses early and cheaply. */
+	if (!relay_mailbox_has_room(r, to, s->envelope.len)) {
 		return DX_EQUOTA;
 	}
 	return JOIN_BATCH;

@@ -15,7 +15,7 @@
 #include "relay.h"
 #include "roster.h"
 
-static size_t slot(const char *state)
+size_t relay_state_slot(const char *state)
 {
 	return (size_t)(state[0] - 'A') * 676 + (size_t)(state[1] - 'A') * 26 +
 	       (size_t)(state[2] - 'A');
@@ -26,7 +26,7 @@ struct relay_member *relay_member(struct relay *r, const char *state)
 	if (!dx_state_valid(state)) {
 		return NULL;
 	}
-	struct relay_member *m = &r->members[slot(state)];
+	struct relay_member *m = &r->members[relay_state_slot(state)];
 	return m->present ? m : NULL;
 }
 
@@ -42,7 +42,7 @@ int relay_roster_load(struct relay *r)
 		if (!dx_state_valid(state) || sqlite3_column_bytes(st, 2) != KEYS_SIGN_PK_LEN) {
 			return DX_EINTERNAL;
 		}
-		struct relay_member *m = &r->members[slot(state)];
+		struct relay_member *m = &r->members[relay_state_slot(state)];
 		m->present = 1;
 		m->status = (uint32_t)sqlite3_column_int(st, 1);
 		memcpy(m->identity_pk, sqlite3_column_blob(st, 2), KEYS_SIGN_PK_LEN);
@@ -51,7 +51,13 @@ int relay_roster_load(struct relay *r)
 		relay_metrics_state(r->metrics, state, m->status, 0, 0, 0,
 					0);
 	}
-	return rc == SQLITE_DONE ? DX_OK : db_from_sqlite(rc);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		return db_from_sqlite(rc);
+	}
+	/* The mailboxes' counts come with the members: the quota check reads
+	 * them instead of the mailbox. */
+	return relay_mailbox_count(r);
 }
 
 /* Writes the row and the roster leaf; the caller holds the transaction. */
@@ -86,7 +92,7 @@ static int store_entry(struct relay *r, const struct roster_entry *e, uint32_t s
 	if (rc != SQLITE_DONE) {
 		return db_from_sqlite(rc);
 	}
-	struct relay_member *m = &r->members[slot(e->state)];
+	struct relay_member *m = &r->members[relay_state_slot(e->state)];
 	m->present = 1;
 	m->status = status;
 	m->admitted_status = admitted;

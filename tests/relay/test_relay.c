@@ -235,6 +235,41 @@ static void test_quota(void **state)
 		free(env);
 	}
 	assert_true(refused);
+
+	/* The quota is counted, not read from the mailbox: an acknowledgement
+	 * makes room for exactly one more, a second acknowledgement of the
+	 * same envelope makes none, and a restart counts the same. */
+	struct tclient cb;
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	rh_open_client(&cb, H.bfa);
+	Dx__RelayResponse *l = rh_list(&cb, 0);
+	assert_true(l->n_mail >= 1);
+	uint8_t digest[32];
+	memcpy(digest, l->mail[0]->digest.data, 32);
+	dx__relay_response__free_unpacked(l, NULL);
+	for (int ack = 0; ack < 2; ack++) {
+		Dx__RelayResponse *a = rh_fetch_or_ack(&cb, 1, digest, DX_OK, &raw, &raw_len);
+		dx__relay_response__free_unpacked(a, NULL);
+		free(raw);
+		raw = NULL;
+	}
+	tclient_close(&cb);
+	const char *want[] = { "room", "over" };
+	for (int i = 0; i < 2; i++) {
+		uint8_t *env = rh_seal_for(H.fra, H.bfa, want[i], &len, &e);
+		Dx__RelayResponse *r = rh_submit(&cf, env, len, i == 0 ? DX_OK : DX_EQUOTA);
+		dx__relay_response__free_unpacked(r, NULL);
+		free(env);
+	}
+	tclient_close(&cf);
+	assert_int_equal(proc_stop(&H.relay, SIGTERM, 20000), 0);
+	rh_start_relay();
+	rh_open_client(&cf, H.fra);
+	uint8_t *env = rh_seal_for(H.fra, H.bfa, "after restart", &len, &e);
+	Dx__RelayResponse *r = rh_submit(&cf, env, len, DX_EQUOTA);
+	dx__relay_response__free_unpacked(r, NULL);
+	free(env);
 	tclient_close(&cf);
 }
 
