@@ -116,10 +116,17 @@ static void test_inbox_basic(void **state)
 	uint8_t *b = NULL;
 	size_t bl = 0;
 
+	struct node_store_counts k;
+	assert_dx_ok(node_store_count(st, &k));
+	assert_int_equal(k.inbox, 0);
 	assert_dx_ok(node_store_inbox_seen(st, m.envelope_id, &seen));
 	assert_int_equal(seen, 0);
 	fake_now += 7;
 	assert_dx_ok(node_store_inbox_store_opened(st, &m));
+	assert_dx_ok(node_store_count(st, &k));
+	assert_int_equal(k.inbox, 1);
+	assert_int_equal(k.inbox_unacked, 1);
+	assert_int_equal(k.outbox[NODE_STORE_OUT_QUEUED], 0);
 	assert_dx_ok(node_store_inbox_seen(st, m.envelope_id, &seen));
 	assert_int_equal(seen, 1);
 	assert_dx_ok(node_store_inbox_read(st, m.digest, &b, &bl));
@@ -169,6 +176,9 @@ static void test_inbox_basic(void **state)
 	node_store_close(st);
 
 	st = open_store(path, key1);
+	assert_dx_ok(node_store_count(st, &k));
+	assert_int_equal(k.inbox, 1);
+	assert_int_equal(k.inbox_unacked, 0);
 	assert_dx_ok(node_store_inbox_get(st, m.digest, &info));
 	assert_int_equal(info.acked, 1);
 	assert_dx_ok(node_store_inbox_receipt(st, m.digest, NODE_STORE_RECEIPT_ACK, &b, &bl));

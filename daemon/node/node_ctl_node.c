@@ -21,52 +21,6 @@
 
 /* ---- status ---- */
 
-struct counts {
-	uint32_t by_state[5];
-	uint32_t inbox, unacked;
-	size_t seen;
-};
-
-static int count_out(void *ctx, const struct node_store_outbox_info *m)
-{
-	struct counts *k = ctx;
-	k->seen++;
-	if (m->state >= 1 && m->state <= 4) {
-		k->by_state[m->state]++;
-	}
-	return 0;
-}
-
-static int count_in(void *ctx, const struct node_store_inbox_info *m)
-{
-	struct counts *k = ctx;
-	k->seen++;
-	k->inbox++;
-	k->unacked += m->acked ? 0 : 1;
-	return 0;
-}
-
-static int count_all(struct node *n, struct counts *k)
-{
-	int rc = DX_OK;
-	memset(k, 0, sizeof(*k));
-	for (size_t off = 0;; off += NODE_STORE_LIST_MAX) {
-		k->seen = 0;
-		rc = node_store_outbox_list(n->store, NODE_STORE_LIST_MAX, off, count_out, k);
-		if (rc != DX_OK || k->seen < NODE_STORE_LIST_MAX) {
-			break;
-		}
-	}
-	for (size_t off = 0; rc == DX_OK; off += NODE_STORE_LIST_MAX) {
-		k->seen = 0;
-		rc = node_store_inbox_list(n->store, NODE_STORE_LIST_MAX, off, count_in, k);
-		if (rc != DX_OK || k->seen < NODE_STORE_LIST_MAX) {
-			break;
-		}
-	}
-	return rc;
-}
-
 struct status_ctx {
 	struct ctl_call *c;
 	Dx__StatusResult *res;
@@ -116,7 +70,7 @@ static int pending_change(void *ctx, const struct node_store_roster_info *r)
 int ctl_status(struct ctl_call *c)
 {
 	struct node *n = c->n;
-	struct counts k;
+	struct node_store_counts k;
 	const char *cp;
 	size_t cp_len;
 	uint64_t cp_size;
@@ -132,7 +86,7 @@ int ctl_status(struct ctl_call *c)
 	if (res->alarms == NULL || res->pending_key_changes == NULL) {
 		return DX_ENOMEM;
 	}
-	int rc = count_all(n, &k);
+	int rc = node_store_count(n->store, &k);
 	if (rc != DX_OK) {
 		return rc;
 	}
@@ -145,12 +99,12 @@ int ctl_status(struct ctl_call *c)
 		res->checkpoint_size = cp_size;
 		res->checkpoint = ctl_bin(c, cp, cp_len);
 	}
-	res->outbox_queued = k.by_state[NODE_STORE_OUT_QUEUED];
-	res->outbox_sealed = k.by_state[NODE_STORE_OUT_SEALED];
-	res->outbox_receipted = k.by_state[NODE_STORE_OUT_RECEIPTED];
-	res->outbox_failed = k.by_state[NODE_STORE_OUT_FAILED];
+	res->outbox_queued = k.outbox[NODE_STORE_OUT_QUEUED];
+	res->outbox_sealed = k.outbox[NODE_STORE_OUT_SEALED];
+	res->outbox_receipted = k.outbox[NODE_STORE_OUT_RECEIPTED];
+	res->outbox_failed = k.outbox[NODE_STORE_OUT_FAILED];
 	res->inbox_total = k.inbox;
-	res->inbox_unacked = k.unacked;
+	res->inbox_unacked = k.inbox_unacked;
 	for (size_t i = 0; i < n->n_alarms; i++) {
 		const struct node_alarm *a = &n->alarms[i];
 		new_alarm(&s, a->code == DX_EPROOF ? "proof" : "inconsistent", a->seen_ms,

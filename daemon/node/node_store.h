@@ -197,6 +197,14 @@ int node_store_outbox_receipt(struct node_store *st,
 int node_store_outbox_list(struct node_store *st, size_t limit, size_t offset,
 			   node_store_outbox_fn cb, void *ctx) DX_MUST_CHECK;
 
+/* How many messages each part of the store holds, counted by SQLite without
+ * opening any: outbox[state] for NODE_STORE_OUT_* (index 0 unused). */
+struct node_store_counts {
+	uint64_t outbox[5];
+	uint64_t inbox, inbox_unacked;
+};
+int node_store_count(struct node_store *st, struct node_store_counts *out) DX_MUST_CHECK;
+
 /* ---- Inbox ---- */
 
 /* What the node learnt when it opened an envelope. */

@@ -473,3 +473,35 @@ int node_store_inbox_prune_seen(struct node_store *st, uint64_t now_ms, uint64_t
 	}
 	return rc;
 }
+
+int node_store_count(struct node_store *st, struct node_store_counts *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if ((rc = db_stmt(st->db, "SELECT state, COUNT(*) FROM outbox GROUP BY state", &s)) != DX_OK) {
+		return rc;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int state = sqlite3_column_int(s, 0);
+		if (state >= NODE_STORE_OUT_QUEUED && state <= NODE_STORE_OUT_FAILED) {
+			out->outbox[state] = (uint64_t)sqlite3_column_int64(s, 1);
+		}
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		return db_from_sqlite(rc);
+	}
+	if ((rc = db_stmt(st->db,
+			  "SELECT COUNT(*), COALESCE(SUM(ack_receipt IS NULL), 0) FROM inbox",
+			  &s)) != DX_OK) {
+		return rc;
+	}
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		out->inbox = (uint64_t)sqlite3_column_int64(s, 0);
+		out->inbox_unacked = (uint64_t)sqlite3_column_int64(s, 1);
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? DX_OK : db_from_sqlite(rc);
+}
