@@ -22,6 +22,11 @@
 #define RELAY_REQUEST_MAX (ENVELOPE_MAX + 64 * 1024)
 #define RELAY_RESPONSE_MAX (ENVELOPE_MAX + 64 * 1024)
 #define RELAY_WINDOW_MS (5ull * 60 * 1000)
+/* A roster answer: at most this many entries and this many bytes of
+ * entries, so that it stays well within RELAY_RESPONSE_MAX whatever the
+ * membership (PROTOCOL.md 12.4). */
+#define RELAY_ROSTER_PAGE 256
+#define RELAY_ROSTER_PAGE_BYTES (512 * 1024)
 /* Statements one `statements` answer carries: with the accepted receipt, a dossier's worth. */
 #define RELAY_STATEMENTS_MAX 63
 

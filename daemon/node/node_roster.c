@@ -277,7 +277,8 @@ static int own_entry_current(struct node *n)
 
 static void publish(struct node *n);
 
-static void on_roster(void *arg, int rc, const struct relay_roster_item *items, size_t count)
+static void on_roster(void *arg, int rc, const struct relay_roster_item *items, size_t count,
+		      int more)
 {
 	struct node *n = arg;
 	n->roster_active = 0;
@@ -292,6 +293,11 @@ static void on_roster(void *arg, int rc, const struct relay_roster_item *items, 
 			n->roster_since = items[i].log_index + 1;
 		}
 	}
+	if (more && count > 0) {
+		/* A page of a longer roster: the next one at once. */
+		node_roster_sync(n);
+		return;
+	}
 	if (!n->stopping && (n->publish_needed || !own_entry_current(n))) {
 		publish(n);
 	}
@@ -304,7 +310,7 @@ void node_roster_sync(struct node *n)
 	if (n->stopping || n->roster_active) {
 		return;
 	}
-	int rc = relay_client_roster(n->rc, n->roster_since, on_roster, n);
+	int rc = relay_client_roster(n->rc, n->roster_since, 0, on_roster, n);
 	if (rc == DX_OK) {
 		n->roster_active = 1;
 	}

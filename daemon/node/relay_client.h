@@ -103,8 +103,10 @@ typedef void (*relay_client_receipt_fn)(void *arg, int rc, const struct relay_re
 typedef void (*relay_client_list_fn)(void *arg, int rc, const struct relay_mail *mail, size_t n);
 typedef void (*relay_client_fetch_fn)(void *arg, int rc, const uint8_t *envelope, size_t len,
 				      const struct relay_receipt_info *r);
+/* more: the relay has entries after this page (ask again from the index after
+ * the last one). */
 typedef void (*relay_client_roster_fn)(void *arg, int rc, const struct relay_roster_item *items,
-				       size_t n);
+				       size_t n, int more);
 typedef void (*relay_client_upload_fn)(void *arg, int rc, uint64_t received);
 typedef void (*relay_client_download_fn)(void *arg, int rc, const uint8_t *data, size_t len,
 					 uint64_t total_size);
@@ -160,9 +162,10 @@ int relay_client_fetch(struct relay_client *c, const uint8_t digest[static ENVEL
 /* Acknowledges an envelope; the receipt proves the acknowledged leaf. */
 int relay_client_ack(struct relay_client *c, const uint8_t digest[static ENVELOPE_HASH_LEN],
 		     relay_client_receipt_fn cb, void *arg) DX_MUST_CHECK;
-/* Roster entries logged at or after since_index, passed on unverified. */
-int relay_client_roster(struct relay_client *c, uint64_t since_index, relay_client_roster_fn cb,
-			void *arg) DX_MUST_CHECK;
+/* Roster entries logged at or after since_index, in log order, passed on
+ * unverified: one page of at most max (0: the relay's page size). */
+int relay_client_roster(struct relay_client *c, uint64_t since_index, uint32_t max,
+			relay_client_roster_fn cb, void *arg) DX_MUST_CHECK;
 /* Publishes a newer roster entry of this node; the receipt proves its roster leaf. */
 int relay_client_publish(struct relay_client *c, const uint8_t *entry, size_t len,
 			 relay_client_receipt_fn cb, void *arg) DX_MUST_CHECK;

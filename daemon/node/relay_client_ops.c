@@ -212,7 +212,8 @@ static void finish_roster(struct op *op, int rc, const Dx__RelayResponse *r)
 		items[i].status = r->roster[i]->status;
 		items[i].log_index = r->roster[i]->log_index;
 	}
-	op->cb.roster(op->arg, rc, rc == DX_OK ? items : NULL, rc == DX_OK ? n : 0);
+	op->cb.roster(op->arg, rc, rc == DX_OK ? items : NULL, rc == DX_OK ? n : 0,
+		      rc == DX_OK && r->roster_more);
 	free(items);
 }
 
@@ -336,8 +337,8 @@ int relay_client_ack(struct relay_client *c, const uint8_t digest[static ENVELOP
 	return relay_client_op_queue(c, op, &body);
 }
 
-int relay_client_roster(struct relay_client *c, uint64_t since_index, relay_client_roster_fn cb,
-			void *arg)
+int relay_client_roster(struct relay_client *c, uint64_t since_index, uint32_t max,
+			relay_client_roster_fn cb, void *arg)
 {
 	Dx__RequestBody body = DX__REQUEST_BODY__INIT;
 	Dx__RosterOp ro = DX__ROSTER_OP__INIT;
@@ -348,6 +349,7 @@ int relay_client_roster(struct relay_client *c, uint64_t since_index, relay_clie
 	}
 	op->cb.roster = cb;
 	ro.since_index = since_index;
+	ro.max = max;
 	body.op_case = DX__REQUEST_BODY__OP_ROSTER;
 	body.roster = &ro;
 	return relay_client_op_queue(c, op, &body);

@@ -117,6 +117,22 @@ void relay_op_reply(struct relay_op *op)
 		metrics_count_request(r->metrics, OPS[op->op].metric, op->status, dx_now_ms());
 	}
 	log_refusal(op);
+	/* A client refuses an answer larger than RELAY_RESPONSE_MAX by
+	 * dropping the connection, and its resend would meet the same answer
+	 * for ever: no operation should produce one, and should one do so it
+	 * gets a refusal instead. */
+	if (protobuf_c_message_get_packed_size(&resp->base) > RELAY_RESPONSE_MAX) {
+		relay_logf(r, "%s: answer of %zu bytes exceeds %u; refused instead (DX_ETOOBIG)",
+			   op->req.body != NULL ? op->req.body->node : "?",
+			   protobuf_c_message_get_packed_size(&resp->base),
+			   (unsigned)RELAY_RESPONSE_MAX);
+		Dx__RelayResponse small = DX__RELAY_RESPONSE__INIT;
+		small.request_id = resp->request_id;
+		small.status = DX_ETOOBIG;
+		small.message = (char *)dx_strerror(DX_ETOOBIG);
+		small.checkpoint = resp->checkpoint;
+		*resp = small;
+	}
 	if (proto_pack_alloc(&resp->base, &buf, &len) == DX_OK && op->breq != NULL) {
 		(void)bridge_reply(op->breq, buf, len);
 	} else if (op->breq != NULL) {
@@ -457,7 +473,7 @@ static int op_roster(struct relay *r, struct relay_op *op)
 	size_t cap = 64, n = 0;
 	int rc = db_stmt(r->db,
 			 "SELECT signed_entry, status, log_index FROM roster WHERE log_index >= ?"
-			 " ORDER BY state",
+			 " ORDER BY log_index",
 			 &st);
 	if (rc != DX_OK) {
 		return rc;
@@ -465,6 +481,13 @@ static int op_roster(struct relay *r, struct relay_op *op)
 	if (op->req.body->roster == NULL) {
 		return DX_EPARSE;
 	}
+	/* One page: an entry updated meanwhile moves to a later log index, so
+	 * a client paging on from the last index it got misses nothing. */
+	size_t max = op->req.body->roster->max;
+	if (max == 0 || max > RELAY_ROSTER_PAGE) {
+		max = RELAY_ROSTER_PAGE;
+	}
+	int more = 0;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)op->req.body->roster->since_index);
 	Dx__RosterItem **ptrs = NULL;
 	/* The roster grows with the membership; gather it in one owned block. */
@@ -480,6 +503,11 @@ static int op_roster(struct relay *r, struct relay_op *op)
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		size_t len = (size_t)sqlite3_column_bytes(st, 0);
+		if (n == max || (n > 0 && used + len > RELAY_ROSTER_PAGE_BYTES)) {
+			more = 1;
+			rc = SQLITE_DONE;
+			break;
+		}
 		if (n == cap) {
 			struct item *t = realloc(tmp, 2 * cap * sizeof(*tmp));
 			if (t == NULL) {
@@ -528,6 +556,7 @@ static int op_roster(struct relay *r, struct relay_op *op)
 	free(tmp);
 	op->resp.n_roster = n;
 	op->resp.roster = ptrs;
+	op->resp.roster_more = more;
 	return DX_OK;
 }
 

@@ -43,7 +43,13 @@ static const char SCHEMA[] =
 
 int relay_store_open(struct relay *r, const char *path)
 {
-	return db_open(path, SCHEMA, 1, &r->db);
+	int rc = db_open(path, SCHEMA, 1, &r->db);
+	if (rc != DX_OK) {
+		return rc;
+	}
+	/* Roster pages are read in log order; stores made before paging get
+	 * the index on their next start. */
+	return db_exec(r->db, "CREATE INDEX IF NOT EXISTS roster_by_log ON roster(log_index)");
 }
 
 static int node_get(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])

@@ -144,11 +144,13 @@ void list_cb(void *arg, int rc, const struct relay_mail *mail, size_t n)
 	s->done++;
 }
 
-void roster_cb(void *arg, int rc, const struct relay_roster_item *items, size_t n)
+void roster_cb(void *arg, int rc, const struct relay_roster_item *items, size_t n, int more)
 {
 	struct res *s = arg;
 	s->rc = rc;
 	s->n = n;
+	s->more = more;
+	s->last_index = n > 0 ? items[n - 1].log_index : 0;
 	for (size_t i = 0; i < n && i < 64; i++) {
 		s->statuses[i] = items[i].status;
 		s->rc = items[i].entry_len > 0 ? s->rc : DX_EPARSE;

@@ -46,6 +46,8 @@ struct res {
 	struct relay_mail mail[64];
 	size_t n;
 	uint32_t statuses[64];
+	int more;            /* roster: another page follows */
+	uint64_t last_index; /* roster: log index of the page's last entry */
 };
 
 void fx_init(void);
@@ -59,7 +61,7 @@ void res_free(struct res *r);
 void receipt_cb(void *arg, int rc, const struct relay_receipt_info *r);
 void fetch_cb(void *arg, int rc, const uint8_t *env, size_t len, const struct relay_receipt_info *r);
 void list_cb(void *arg, int rc, const struct relay_mail *mail, size_t n);
-void roster_cb(void *arg, int rc, const struct relay_roster_item *items, size_t n);
+void roster_cb(void *arg, int rc, const struct relay_roster_item *items, size_t n, int more);
 void done_cb(void *arg, int rc);
 int submit(struct relay_client *c, const uint8_t *env, size_t len, struct res *r);
 int sync_once(struct relay_client *c);

@@ -99,10 +99,28 @@ static void test_exchange(void **state)
 
 	/* The roster: the three admitted States, entries passed on as they are. */
 	memset(&r, 0, sizeof(r));
-	assert_dx_ok(relay_client_roster(cm, 0, roster_cb, &r));
+	assert_dx_ok(relay_client_roster(cm, 0, 0, roster_cb, &r));
 	WAIT_FOR(r.done);
 	assert_dx_ok(r.rc);
 	assert_true(r.n >= 3);
+	assert_false(r.more);
+	size_t whole = r.n;
+	/* Page by page, one entry at a time: the same entries, in ascending
+	 * log index, the last page saying that none follow. */
+	uint64_t since = 0, pages = 0, prev = 0;
+	for (int more = 1; more; pages++) {
+		memset(&r, 0, sizeof(r));
+		assert_dx_ok(relay_client_roster(cm, since, 1, roster_cb, &r));
+		WAIT_FOR(r.done);
+		assert_dx_ok(r.rc);
+		assert_int_equal(r.n, 1);
+		assert_true(pages == 0 || r.last_index > prev);
+		prev = r.last_index;
+		since = r.last_index + 1;
+		more = r.more;
+		assert_true(pages < 64);
+	}
+	assert_int_equal(pages, whole);
 
 	/* Checkpoints were tracked: every adoption after the first was proved. */
 	struct relay_client_stats st;
