@@ -194,10 +194,9 @@ int bench_proc_reset_hwm(pid_t pid)
 	return w == 1 ? DX_OK : DX_EIO;
 }
 
-double bench_proc_cpu_s(pid_t pid)
+static double stat_cpu_s(const char *path)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	char buf[1024];
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {
 		return -1;
@@ -213,6 +212,20 @@ double bench_proc_cpu_s(pid_t pid)
 		return -1;
 	}
 	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+double bench_proc_cpu_s(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	return stat_cpu_s(path);
+}
+
+double bench_main_thread_cpu_s(pid_t pid)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)pid);
+	return stat_cpu_s(path);
 }
 
 void bench_random(void *buf, size_t len)

@@ -72,6 +72,8 @@ long bench_proc_hwm_kib(pid_t pid);
 int bench_proc_reset_hwm(pid_t pid);
 /* User + system CPU seconds used so far. */
 double bench_proc_cpu_s(pid_t pid);
+/* The CPU time of pid's main thread alone (the relay's and divexd's loop). */
+double bench_main_thread_cpu_s(pid_t pid);
 
 /* Random bytes (libsodium). */
 void bench_random(void *buf, size_t len);

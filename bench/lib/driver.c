@@ -198,6 +198,7 @@ int drive_client(const struct brelay *r, const struct keys *k, const struct seal
 	}
 	BENCH_CHECK(d->synced != 1);
 	double rcpu0 = bench_proc_cpu_s(r->proc.pid), scpu0 = self_cpu_s();
+	double lcpu0 = bench_main_thread_cpu_s(r->proc.pid);
 	d->t0 = bench_now_ns();
 	if (rate_per_s > 0) {
 		BENCH_CHECK(uv_timer_init(&d->loop, &d->pace));
@@ -212,6 +213,7 @@ int drive_client(const struct brelay *r, const struct keys *k, const struct seal
 	uint64_t t1 = bench_now_ns();
 	out->seconds = (double)(t1 - d->t0) / 1e9;
 	out->relay_cpu_s = bench_proc_cpu_s(r->proc.pid) - rcpu0;
+	out->relay_loop_cpu_s = bench_main_thread_cpu_s(r->proc.pid) - lcpu0;
 	out->self_cpu_s = self_cpu_s() - scpu0;
 	out->done = d->done;
 	out->failed = d->failed;
@@ -396,6 +398,7 @@ int drive_raw(const struct brelay *r, const struct keys *k, const struct sealed_
 		BENCH_CHECK(nng_aio_alloc(&c[i].aio, raw_cb, &c[i]));
 	}
 	double rcpu0 = bench_proc_cpu_s(r->proc.pid), scpu0 = self_cpu_s();
+	double lcpu0 = bench_main_thread_cpu_s(r->proc.pid);
 	uint64_t t0 = bench_now_ns();
 	for (unsigned i = 0; i < in_flight; i++) {
 		raw_send(&c[i]);
@@ -406,6 +409,7 @@ int drive_raw(const struct brelay *r, const struct keys *k, const struct sealed_
 	uint64_t t1 = bench_now_ns();
 	out->seconds = (double)(t1 - t0) / 1e9;
 	out->relay_cpu_s = bench_proc_cpu_s(r->proc.pid) - rcpu0;
+	out->relay_loop_cpu_s = bench_main_thread_cpu_s(r->proc.pid) - lcpu0;
 	out->self_cpu_s = self_cpu_s() - scpu0;
 	for (unsigned i = 0; i < in_flight; i++) {
 		nng_aio_free(c[i].aio);

@@ -44,6 +44,7 @@ void sealed_set_free(struct sealed_set *s);
 struct drive_result {
 	double seconds;	    /* first submission to last verified receipt */
 	double relay_cpu_s; /* the relay process's CPU time in that window */
+	double relay_loop_cpu_s; /* of which its loop thread's */
 	double self_cpu_s;  /* this process's (client, nng threads) */
 	size_t done, failed;
 	int first_error;

@@ -78,6 +78,13 @@ struct relay_op {
 	uint64_t mbox_bytes;
 	uint8_t *owned[8]; /* buffers freed after the reply */
 	size_t n_owned;
+	/* Signature checks, run on libuv's thread pool (relay_ops.c): the
+	 * key they were checked against, and their results. */
+	uv_work_t work;
+	uint8_t checked_pk[KEYS_SIGN_PK_LEN];
+	int sig_rc;        /* the request's signature */
+	int outer_checked; /* submit: envelope parsed, sender and outer signature checked */
+	int outer_rc;
 	/* Long-poll. */
 	uv_timer_t *timer;
 	struct relay_op *next_parked;
@@ -99,6 +106,9 @@ struct relay {
 	uint8_t checkpoint_root[MERKLE_HASH_LEN];
 	int checkpoint_stored;
 	struct relay_member *members; /* RELAY_STATE_SLOTS entries */
+	/* Requests whose signatures a thread is checking: the batch waits for
+	 * them rather than commit once per request as each one comes back. */
+	unsigned checking;
 	struct metrics *metrics;
 	struct health *health;
 	struct bridge_server *server;
@@ -178,6 +188,8 @@ size_t relay_state_slot(const char *state);
 /* relay_batch.c */
 void relay_batch_add(struct relay *r, struct relay_op *op);
 void relay_batch_flush_now(struct relay *r);
+/* Commits the batch after this loop iteration's I/O, if it holds anything. */
+void relay_batch_schedule(struct relay *r);
 
 /* relay_ops.c handlers applied inside the batch transaction. */
 int relay_apply_write(struct relay *r, struct relay_op *op);

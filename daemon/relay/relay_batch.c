@@ -30,9 +30,18 @@ void relay_batch_add(struct relay *r, struct relay_op *op)
 		relay_batch_flush_now(r);
 		return;
 	}
+	/* Requests still being checked join this batch when they come back
+	 * (relay_ops.c schedules the flush once none is left). */
+	if (r->checking == 0) {
+		relay_batch_schedule(r);
+	}
+}
+
+void relay_batch_schedule(struct relay *r)
+{
 	/* A zero timeout runs after this loop iteration's I/O: every request
 	 * that has already arrived joins the batch. */
-	if (!r->flush_scheduled) {
+	if (r->batch_head != NULL && !r->flush_scheduled) {
 		r->flush_scheduled = 1;
 		uv_timer_start(&r->flush_timer, flush_cb, 0, 0);
 	}
