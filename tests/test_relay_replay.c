@@ -25,6 +25,28 @@ static void test_resend_and_replay(void **state)
 	replay_cache_free(c);
 }
 
+/* A forgotten id (a request refused for its rate) is new again; the others stay. */
+static void test_forget(void **state)
+{
+	(void)state;
+	struct replay_cache *c = NULL;
+	uint8_t a[16] = { 1 }, b[16] = { 2 }, d[16] = { 3 }, body[32] = { 4 };
+	assert_dx_ok(replay_cache_new(&c));
+	assert_int_equal(replay_cache_check(c, "FRA", a, body, 1000), 0);
+	assert_int_equal(replay_cache_check(c, "FRA", b, body, 1001), 0);
+	assert_int_equal(replay_cache_check(c, "FRA", d, body, 1002), 0);
+	replay_cache_forget(c, "FRA", b); /* from the middle of the expiry order */
+	replay_cache_forget(c, "MEX", a); /* not recorded: nothing happens */
+	assert_int_equal(replay_cache_count(c), 2);
+	assert_int_equal(replay_cache_check(c, "FRA", b, body, 1003), 0);
+	assert_int_equal(replay_cache_check(c, "FRA", a, body, 1004), 1);
+	replay_cache_forget(c, "FRA", a); /* the oldest */
+	replay_cache_forget(c, "FRA", b); /* the newest */
+	replay_cache_expire(c, 2000);
+	assert_int_equal(replay_cache_count(c), 0);
+	replay_cache_free(c);
+}
+
 static void test_bounded(void **state)
 {
 	(void)state;
@@ -47,6 +69,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resend_and_replay),
+		cmocka_unit_test(test_forget),
 		cmocka_unit_test(test_bounded),
 	};
 	return cmocka_run_group_tests_name("relay replay cache", tests, NULL, NULL);

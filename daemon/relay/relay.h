@@ -166,9 +166,10 @@ struct relay_member *relay_member(struct relay *r, const char *state);
 int relay_roster_admit(struct relay *r, const uint8_t *entry, size_t len, uint32_t status,
 		       char state_out[static 4]) DX_MUST_CHECK;
 int relay_roster_set_status(struct relay *r, const char *state, uint32_t status) DX_MUST_CHECK;
-/* The roster leaf records time_ms, which the receipt repeats. */
+/* The roster leaf records *time_ms (now, on entry), which the receipt repeats;
+ * the member's current entry again gets its leaf's index and time back. */
 int relay_roster_publish(struct relay *r, const char *node, const uint8_t *entry, size_t len,
-			 uint64_t *index, uint64_t time_ms) DX_MUST_CHECK;
+			 uint64_t *index, uint64_t *time_ms) DX_MUST_CHECK;
 
 /* relay_ops.c */
 void relay_handle_request(void *arg, struct bridge_request *breq, const uint8_t *data, size_t len);

@@ -278,7 +278,7 @@ static int apply_publish(struct relay *r, struct relay_op *op)
 	const ProtobufCBinaryData *e = &op->req.body->publish->signed_entry;
 	op->time_ms = dx_now_ms();
 	int rc = relay_roster_publish(r, op->req.body->node, e->data, e->len, &op->leaf_index,
-				      op->time_ms);
+				      &op->time_ms);
 	op->has_leaf = rc == DX_OK;
 	return rc;
 }
@@ -361,6 +361,11 @@ void relay_batch_flush_now(struct relay *r)
 		rc = relay_log_checkpoint(r);
 	} else {
 		r->log.size = size0;
+		/* A publish in the batch changed its member in memory: the
+		 * members are read again from what the store holds. */
+		if (relay_roster_load(r) != DX_OK) {
+			relay_logf(r, "reloading the roster after a failed commit failed");
+		}
 	}
 	while (head != NULL) {
 		struct relay_op *op = head;

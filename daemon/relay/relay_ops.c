@@ -223,6 +223,8 @@ static int authenticate(struct relay *r, struct relay_op *op, uint64_t now)
 		return rc;
 	}
 	if (rc == 0 && !rate_ok(r, m, now)) {
+		/* Refused: the same bytes again are a new request, not a resend. */
+		replay_cache_forget(r->replay, b->node, b->request_id.data);
 		return DX_ERATE;
 	}
 	m->last_seen_ms = now;

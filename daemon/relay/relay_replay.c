@@ -69,22 +69,42 @@ void replay_cache_free(struct replay_cache *c)
 	free(c);
 }
 
-static void drop_oldest(struct replay_cache *c)
+/* Unlinks e from its bucket and from the expiry order, and frees it. */
+static void drop(struct replay_cache *c, struct entry *e)
 {
-	struct entry *e = c->oldest;
 	struct entry **pp = &c->bucket[hash(e->node, e->id)];
 	while (*pp != e) {
 		pp = &(*pp)->next;
 	}
 	*pp = e->next;
-	c->oldest = e->newer;
-	if (c->oldest != NULL) {
-		c->oldest->older = NULL;
+	if (e->newer != NULL) {
+		e->newer->older = e->older;
 	} else {
-		c->newest = NULL;
+		c->newest = e->older;
+	}
+	if (e->older != NULL) {
+		e->older->newer = e->newer;
+	} else {
+		c->oldest = e->newer;
 	}
 	free(e);
 	c->count--;
+}
+
+static void drop_oldest(struct replay_cache *c)
+{
+	drop(c, c->oldest);
+}
+
+void replay_cache_forget(struct replay_cache *c, const char *node,
+			 const uint8_t id[RELAY_REQUEST_ID_LEN])
+{
+	for (struct entry *e = c->bucket[hash(node, id)]; e != NULL; e = e->next) {
+		if (memcmp(e->node, node, 3) == 0 && memcmp(e->id, id, RELAY_REQUEST_ID_LEN) == 0) {
+			drop(c, e);
+			return;
+		}
+	}
 }
 
 int replay_cache_check(struct replay_cache *c, const char *node,

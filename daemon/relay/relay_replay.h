@@ -21,6 +21,13 @@ void replay_cache_free(struct replay_cache *c);
 int replay_cache_check(struct replay_cache *c, const char *node,
 		       const uint8_t id[RELAY_REQUEST_ID_LEN], const uint8_t body_hash[32],
 		       uint64_t now_ms) DX_MUST_CHECK;
+/*
+ * Forgets (node, id) as if it had never been recorded: for a request that
+ * was refused before anything was carried out (DX_ERATE), so that sending it
+ * again is a new request and not a resend.
+ */
+void replay_cache_forget(struct replay_cache *c, const char *node,
+			 const uint8_t id[RELAY_REQUEST_ID_LEN]);
 /* Forgets entries recorded before before_ms. */
 void replay_cache_expire(struct replay_cache *c, uint64_t before_ms);
 size_t replay_cache_count(const struct replay_cache *c);

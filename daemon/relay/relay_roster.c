@@ -155,8 +155,32 @@ int relay_roster_set_status(struct relay *r, const char *state, uint32_t status)
 	return rc;
 }
 
+/*
+ * Whether entry is the member's current entry, byte for byte; if so, the log
+ * index and time of the leaf that logged it as it stands.
+ */
+static int current_entry(struct relay *r, const char *node, const uint8_t *entry, size_t len,
+			 uint64_t *index, uint64_t *time_ms)
+{
+	sqlite3_stmt *st;
+	if (db_stmt(r->db, "SELECT signed_entry, log_index, updated_ms FROM roster WHERE state = ?",
+		    &st) != DX_OK) {
+		return 0;
+	}
+	sqlite3_bind_text(st, 1, node, DX_STATE_LEN, SQLITE_STATIC);
+	int same = 0;
+	if (sqlite3_step(st) == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) == len &&
+	    memcmp(sqlite3_column_blob(st, 0), entry, len) == 0) {
+		same = 1;
+		*index = (uint64_t)sqlite3_column_int64(st, 1);
+		*time_ms = (uint64_t)sqlite3_column_int64(st, 2);
+	}
+	sqlite3_reset(st);
+	return same;
+}
+
 int relay_roster_publish(struct relay *r, const char *node, const uint8_t *entry, size_t len,
-			 uint64_t *index, uint64_t time_ms)
+			 uint64_t *index, uint64_t *time_ms)
 {
 	struct roster_entry *e = NULL;
 	struct relay_member *m = relay_member(r, node);
@@ -170,10 +194,14 @@ int relay_roster_publish(struct relay *r, const char *node, const uint8_t *entry
 	if (strcmp(e->state, node) != 0 ||
 	    sodium_memcmp(e->identity_pk, m->identity_pk, KEYS_SIGN_PK_LEN) != 0) {
 		rc = DX_EROSTER; /* a new identity key needs the Secretariat */
+	} else if (e->issued_ms == m->issued_ms && current_entry(r, node, entry, len, index, time_ms)) {
+		/* The same entry again (a resend): the receipt of the leaf that
+		 * logged it, as for every other operation. */
+		rc = DX_OK;
 	} else if (e->issued_ms <= m->issued_ms) {
 		rc = DX_EDUPLICATE_ENTRY;
 	} else {
-		rc = store_entry(r, e, m->status, m->admitted_status, index, time_ms);
+		rc = store_entry(r, e, m->status, m->admitted_status, index, *time_ms);
 	}
 	roster_entry_free(e);
 	return rc;

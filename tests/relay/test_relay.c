@@ -292,11 +292,25 @@ static void test_publish(void **state)
 	uint8_t leaf[RELAY_LEAF_MAX];
 	size_t n = relay_leaf_roster(leaf, "FRA", RELAY_STATUS_PARTY, entry, len, r->receipt->time_ms);
 	assert_dx_ok(relay_receipt_verify(r->receipt, leaf, n, &H.rid, NULL));
+	uint64_t leaf_index = r->receipt->leaf_index, leaf_time = r->receipt->time_ms;
 	dx__relay_response__free_unpacked(r, NULL);
-	/* The same entry again changes nothing. */
+	/* The same entry again (a resend, or a new request with the same
+	 * bytes) changes nothing and gets the receipt of the same leaf. */
+	b.time_ms = 0;
+	r = rh_call(&cf, &b, DX_OK);
+	assert_int_equal(r->receipt->leaf_index, leaf_index);
+	assert_int_equal(r->receipt->time_ms, leaf_time);
+	assert_dx_ok(relay_receipt_verify(r->receipt, leaf, n, &H.rid, NULL));
+	dx__relay_response__free_unpacked(r, NULL);
+	/* Another entry no newer than the current one is refused. */
+	uint8_t *older = NULL;
+	size_t older_len;
+	assert_dx_ok(roster_entry_build(H.fra, "France", NULL, 0, 1, &older, &older_len));
+	p.signed_entry = (ProtobufCBinaryData){ older_len, older };
 	b.time_ms = 0;
 	r = rh_call(&cf, &b, DX_EDUPLICATE_ENTRY);
 	dx__relay_response__free_unpacked(r, NULL);
+	free(older);
 	/* Another State's entry cannot be published in FRA's name. */
 	uint8_t *other = NULL;
 	size_t olen;
