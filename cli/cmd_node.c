@@ -104,6 +104,10 @@ static int print_status(struct cli *c, struct out *o, const Dx__ControlResponse 
 			    "fingerprint with that\nState out of band, then run 'divex keys "
 			    "verify STATE FINGERPRINT'.");
 	}
+	if (s->relay_last_error != 0) {
+		out_note(o, "\nThe relay link's last error, %s: %s.",
+			 dx_errname(s->relay_last_error), dx_strerror(s->relay_last_error));
+	}
 	return CLI_EXIT_OK;
 }
 

@@ -172,7 +172,8 @@ static int report_refusal(struct cli *c, const char *what, const Dx__ControlResp
 	int err = resp->error < 0 ? resp->error : DX_EPARSE;
 	const char *m = resp->message != NULL ? resp->message : "";
 	dx_escape_text(words, sizeof(words), m, strlen(m));
-	if (words[0] == '\0') {
+	/* A bare code comes with its own sentence, which cli_error() adds once. */
+	if (words[0] == '\0' || strcmp(m, dx_strerror(err)) == 0) {
 		return cli_error(c, err, "%s", what);
 	}
 	return cli_error(c, err, "%s: %s", what, words);

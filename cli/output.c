@@ -21,6 +21,7 @@ static const struct {
 } exit_table[] = {
 	{ DX_ENOMEM, CLI_EXIT_FAILED },
 	{ DX_EIO, CLI_EXIT_FAILED },
+	{ DX_ENOSPC, CLI_EXIT_FAILED },
 	{ DX_EINVAL, CLI_EXIT_USAGE },
 	{ DX_EPARSE, CLI_EXIT_REFUSED },
 	{ DX_ETOOBIG, CLI_EXIT_REFUSED },

@@ -25,6 +25,7 @@ static const struct errdesc table[] = {
 	E(DX_EEXIST, "already exists and was left untouched; choose another path (if it is a key file, moving it away destroys those keys)"),
 	E(DX_ECRYPTO, "the cryptographic library failed to initialise; check that libsodium is installed and /dev/urandom is readable"),
 	E(DX_ESTATE_CODE, "invalid State code: use the ISO 3166-1 alpha-3 code in capitals, e.g. FRA, MEX, BFA"),
+	E(DX_ENOSPC, "no space left on the disk (the relay's, if the relay gave this answer; otherwise the disk of this home or of the file being written): nothing already accepted was lost; free space there, then retry (queued messages are retried on their own)"),
 	E(DX_EKEYFILE_PERM, "the key file is readable by group or others; run 'chmod 600' on it (and check its owner) before using it"),
 	E(DX_EPASSPHRASE, "wrong passphrase, or the key file was modified; check the passphrase file (a trailing newline is ignored)"),
 	E(DX_EKEYFILE_CORRUPT, "the key file is truncated or corrupt; restore it from your backup"),
@@ -112,6 +113,9 @@ int dx_from_errno(int e)
 		return DX_EINVAL;
 	case EFBIG:
 		return DX_ETOOBIG;
+	case ENOSPC:
+	case EDQUOT:
+		return DX_ENOSPC;
 	case ELOOP:
 	case ENOTDIR:
 	case EISDIR:

@@ -25,6 +25,7 @@ enum dx_err {
 	DX_EEXIST = -7,
 	DX_ECRYPTO = -8,
 	DX_ESTATE_CODE = -9,
+	DX_ENOSPC = -10,
 	/* Key files and passphrases. */
 	DX_EKEYFILE_PERM = -20,
 	DX_EPASSPHRASE = -21,

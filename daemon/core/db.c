@@ -46,6 +46,7 @@ int db_from_sqlite(int rc)
 	case SQLITE_CONSTRAINT:
 		return DX_EEXIST;
 	case SQLITE_FULL:
+		return DX_ENOSPC;
 	case SQLITE_IOERR:
 	case SQLITE_CANTOPEN:
 	case SQLITE_READONLY:

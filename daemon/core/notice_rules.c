@@ -158,12 +158,25 @@ int notice_today(char out[static NOTICE_DATE_LEN + 1])
 		return DX_OK;
 	}
 	time_t now = time(NULL);
-	struct tm tm;
-	if (localtime_r(&now, &tm) == NULL) {
+	if (now < 0) {
 		return DX_EIO;
 	}
+	return notice_local_day((uint64_t)now * 1000u, out);
+}
+
+int notice_local_day(uint64_t ms, char out[static NOTICE_DATE_LEN + 1])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	if ((uint64_t)t != ms / 1000 || localtime_r(&t, &tm) == NULL) {
+		return DX_EINVAL;
+	}
+	/* Years outside 0001..9999 do not have the YYYY-MM-DD form. */
+	if (tm.tm_year < MIN_YEAR - 1900 || tm.tm_year > MAX_YEAR - 1900) {
+		return DX_EINVAL;
+	}
 	if (strftime(out, NOTICE_DATE_LEN + 1, "%Y-%m-%d", &tm) != NOTICE_DATE_LEN) {
-		return DX_EIO;
+		return DX_EINVAL;
 	}
 	return DX_OK;
 }

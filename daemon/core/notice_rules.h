@@ -65,4 +65,13 @@ int notice_check(const char *today, const char *meeting, int has_late_reason,
  */
 int notice_today(char out[static NOTICE_DATE_LEN + 1]) DX_MUST_CHECK;
 
+/*
+ * The local calendar day (in the process's time zone, TZ) of a moment given
+ * in milliseconds since the Unix epoch. A day is never found by dividing a
+ * time by 86,400 seconds: that is the UTC day, which differs from the local
+ * one for part of every day, and a local day lasts 23 or 25 hours when
+ * daylight saving time begins or ends.
+ */
+int notice_local_day(uint64_t ms, char out[static NOTICE_DATE_LEN + 1]) DX_MUST_CHECK;
+
 #endif

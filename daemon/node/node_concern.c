@@ -24,7 +24,6 @@
 #include "node_concern.h"
 
 #define ID_HEX_LEN (2 * CONCERN_ID_LEN)
-#define MS_PER_DAY (24ULL * 3600 * 1000)
 
 static int text_arg(struct ctl_call *c, const char *what, const char *s, int required)
 {
@@ -290,7 +289,8 @@ static int due_row(void *ctx, const struct concern_row *r)
 	if (r->explained_ms != 0) {
 		return 0;
 	}
-	if (notice_date_format((int64_t)(r->raised_ms / MS_PER_DAY), date) != DX_OK) {
+	/* The local day it was raised, as every date in the book is local. */
+	if (notice_local_day(r->raised_ms, date) != DX_OK) {
 		return DX_EINTERNAL;
 	}
 	dx_hex(hex, r->id, CONCERN_ID_LEN);

@@ -227,12 +227,10 @@ void node_consent_received(struct node *n, const struct node_store_opened *m, co
 
 #define DAY_LEN 11
 
-/* YYYY-MM-DD of a time, in UTC. */
-static void utc_day(char out[static DAY_LEN], uint64_t ms)
+/* YYYY-MM-DD of a time, on the local calendar like every date in the book. */
+static void local_day(char out[static DAY_LEN], uint64_t ms)
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	if (gmtime_r(&t, &tm) == NULL || strftime(out, DAY_LEN, "%Y-%m-%d", &tm) == 0) {
+	if (notice_local_day(ms, out) != DX_OK) {
 		snprintf(out, DAY_LEN, "1970-01-01");
 	}
 }
@@ -252,7 +250,7 @@ static int due_row(void *ctx, const struct consent_request_row *r)
 	}
 	const char *purpose = consent_purpose_name(((const Dx__ConsentRequest *)rm)->purpose);
 	dx_hex(hex, r->id, CONSENT_STORE_ID_LEN);
-	utc_day(date, r->created_ms);
+	local_day(date, r->created_ms);
 	if (r->direction == CONSENT_RECEIVED) {
 		snprintf(what, sizeof(what),
 			 "decide %s's consent request for %s: 'divex consent grant|refuse %.12s'",

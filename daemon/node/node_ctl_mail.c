@@ -526,6 +526,11 @@ int ctl_put_attachment(struct ctl_call *c)
 				       "(offset %llu); start the attachment again",
 				(unsigned long long)op->offset);
 	}
+	if (rc == DX_ENOSPC) {
+		/* The CLI gives up on this stream and a new send starts another:
+		 * what it left would hold on to the space the disk lacks. */
+		node_files_remove(c->n, NODE_OUTGOING_DIR, op->attachment_id.data);
+	}
 	if (rc != DX_OK) {
 		return rc;
 	}

@@ -140,7 +140,7 @@ int node_files_put(const struct node *n, const char *dir, const uint8_t id[stati
 	node_files_path(n, dir, id, "", done_path, sizeof(done_path));
 	int fd = open(part, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		return DX_EIO;
+		return errno == ENOSPC || errno == EDQUOT ? DX_ENOSPC : DX_EIO;
 	}
 	if (fstat(fd, &st) != 0) {
 		rc = DX_EIO;
@@ -169,11 +169,12 @@ int node_files_put(const struct node *n, const char *dir, const uint8_t id[stati
 			if (errno == EINTR) {
 				continue;
 			}
+			/* A full disk is said as such: the officer can act on it. */
+			rc = errno == ENOSPC || errno == EDQUOT ? DX_ENOSPC : DX_EIO;
 			/* Cut back what was half written, so the piece can come again. */
 			if (ftruncate(fd, (off_t)offset) != 0) {
 				node_log((struct node *)n, NODE_LOG_ERROR, "cannot truncate %s", part);
 			}
-			rc = DX_EIO;
 			goto out;
 		}
 		w += (size_t)r;
@@ -181,7 +182,7 @@ int node_files_put(const struct node *n, const char *dir, const uint8_t id[stati
 	have = offset + len;
 	if (have == total) {
 		if (fsync(fd) != 0 || rename(part, done_path) != 0) {
-			rc = DX_EIO;
+			rc = errno == ENOSPC || errno == EDQUOT ? DX_ENOSPC : DX_EIO;
 			goto out;
 		}
 	}

@@ -149,9 +149,16 @@ static void on_downloaded(void *arg, int rc, const uint8_t *data, size_t len, ui
 	}
 	if (rc == DX_OK && (rc = node_files_held(n, NODE_INCOMING_DIR, id, &offset, &complete)) ==
 				   DX_OK) {
-		rc = len == 0 ? DX_EATT_TRUNCATED
-			      : node_files_put(n, NODE_INCOMING_DIR, id, offset, data, len, total,
-					       &held);
+		/*
+		 * No bytes past the end of the stream: the part already holds all
+		 * of it (a crash came between its last piece and its rename), and
+		 * putting nothing at the end completes it. Anywhere else, no bytes
+		 * means the relay cut the stream short.
+		 */
+		rc = len == 0 && offset < total
+			     ? DX_EATT_TRUNCATED
+			     : node_files_put(n, NODE_INCOMING_DIR, id, offset, data, len, total,
+					      &held);
 	}
 	if (rc != DX_OK) {
 		if (rc == DX_EATT_CORRUPT || rc == DX_EATT_TRUNCATED) {
@@ -345,6 +352,11 @@ static void on_fetched(void *arg, int rc, const uint8_t *env, size_t len,
 			/* Casework state (a notice to answer, ...) once the message is safe. */
 			node_casework_received(n, &so, r->payload);
 		}
+	} else if (rc == DX_ENOSPC || rc == DX_EIO || rc == DX_EBUSY || rc == DX_ENOMEM) {
+		/* Not the envelope's fault: it stays at the relay and is taken again
+		 * in a later round, once there is room. */
+		node_log(n, NODE_LOG_WARN, "storing mail from %s: %s (tried again later)",
+			 m->sender, dx_strerror(rc));
 	} else {
 		refuse(n, m, rc, "storing");
 	}

@@ -15,7 +15,8 @@
  * A failure that may pass (relay unreachable, rate, quota, a key change that
  * waits for a person) is recorded as an attempt and retried after an
  * exponential backoff with jitter; a refusal that cannot change (the
- * envelope is too large, malformed) marks the message FAILED. A message is
+ * envelope is too large, malformed) marks the message FAILED. While the
+ * relay refuses the node's clock, messages wait unsealed. A message is
  * never submitted as two envelopes: once sealed, the same bytes are resent,
  * and the relay answers a resend with the same receipt.
  */
@@ -339,6 +340,21 @@ static int start_job(void *ctx, const struct node_store_outbox_info *m)
 {
 	struct node *n = ctx;
 	if (n->n_jobs >= NODE_OUTBOX_PARALLEL || has_job(n, m->msg_id)) {
+		return 0;
+	}
+	/*
+	 * While the relay refuses this node's clock, nothing is sealed (the
+	 * envelope would carry the wrong time for good) or submitted. Each
+	 * message shows why it waits, once, and stays due, so that it goes out
+	 * as soon as the clock is right, not after a backoff reckoned on the
+	 * wrong clock.
+	 */
+	if (n->relay_last_error == DX_EREQ_STALE) {
+		if (m->last_error != DX_EREQ_STALE &&
+		    node_store_outbox_record_attempt(n->store, m->msg_id, DX_EREQ_STALE, 0) !=
+			    DX_OK) {
+			node_log(n, NODE_LOG_ERROR, "recording a refused clock in the outbox");
+		}
 		return 0;
 	}
 	struct node_out_job *j = calloc(1, sizeof(*j));

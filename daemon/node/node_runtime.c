@@ -34,6 +34,21 @@ void node_log(struct node *n, enum node_log_level level, const char *fmt, ...)
 
 void node_relay_result(struct node *n, int rc)
 {
+	/*
+	 * A clock the relay refuses stops every request, as surely as a broken
+	 * link, and only a person can fix it: it is kept as the link's state
+	 * (`divex status`) and logged once, not retried in silence.
+	 */
+	if (rc == DX_EREQ_STALE) {
+		if (n->relay_last_error != rc) {
+			node_log(n, NODE_LOG_ERROR,
+				 "the relay refused this node's clock: %s; nothing is sent or "
+				 "received until it is fixed (queued messages wait)",
+				 dx_strerror(rc));
+		}
+		n->relay_last_error = rc;
+		return;
+	}
 	/* Refusals are answers too: only transport errors mean the link is down. */
 	if (rc == DX_ETIMEDOUT || rc == DX_EUNREACHABLE || rc == DX_ETLS || rc == DX_ECLOSED) {
 		if (n->relay_last_error != rc && rc != DX_ECLOSED) {

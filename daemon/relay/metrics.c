@@ -91,7 +91,7 @@ enum metrics_outcome metrics_outcome_of(int err)
 	if (err == 0) {
 		return METRICS_OUTCOME_OK;
 	}
-	if (err == DX_EINTERNAL || err == DX_EIO || err == DX_ENOMEM) {
+	if (err == DX_EINTERNAL || err == DX_EIO || err == DX_ENOSPC || err == DX_ENOMEM) {
 		return METRICS_OUTCOME_INTERNAL;
 	}
 	return METRICS_OUTCOME_REFUSED;

@@ -61,8 +61,9 @@ enum metrics_op {
 
 /*
  * How a request ended: answered, refused because of the request or its
- * sender (any DX_E* code but the three below), or failed inside the relay
- * (DX_EINTERNAL, DX_EIO, DX_ENOMEM), which is what an operator must act on.
+ * sender (any DX_E* code but the four below), or failed inside the relay
+ * (DX_EINTERNAL, DX_EIO, DX_ENOSPC, DX_ENOMEM), which is what an operator
+ * must act on.
  */
 enum metrics_outcome {
 	METRICS_OUTCOME_OK,

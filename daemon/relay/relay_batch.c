@@ -372,7 +372,8 @@ void relay_batch_flush_now(struct relay *r)
 		head = op->next_batch;
 		mailbox_settle(r, op, rc == DX_OK);
 		if (rc != DX_OK) {
-			op->status = DX_EINTERNAL;
+			/* A full disk is said as such: the node shows it, the operator acts. */
+			op->status = rc == DX_ENOSPC ? DX_ENOSPC : DX_EINTERNAL;
 		} else if (op->status == DX_OK && op->has_leaf) {
 			dx__receipt__init(&op->receipt);
 			op->status = relay_log_receipt(r, op->leaf_index, &op->receipt, op);

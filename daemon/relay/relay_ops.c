@@ -88,6 +88,7 @@ static void log_refusal(const struct relay_op *op)
 	case DX_ENOT_RECIPIENT:
 	case DX_EREPLAY:
 	case DX_EINTERNAL:
+	case DX_ENOSPC:
 		relay_logf(op->relay, "refused a request from %s: %s",
 			   op->req.body != NULL ? op->req.body->node : "an undecodable sender",
 			   dx_errname(op->status));
