@@ -11,4 +11,6 @@ if(TARGET divexd AND TARGET divex-relay AND TARGET divex)
       LIBS divex_node_testlib TIMEOUT 300)
     add_dependencies(test_node_${theme} divexd divex-relay divex)
   endforeach()
+  # test_node_faults edits a stopped node's store to make a lost receipt.
+  target_link_libraries(test_node_faults PRIVATE divex_core)
 endif()

@@ -20,6 +20,12 @@
  * relay, with a log line that says why, so that nothing a State sent
  * disappears without a trace. The checkpoint the sender carried is compared
  * with the relay's (node_roster.c).
+ *
+ * A crash (or a lost answer) between the relay logging the acknowledgement
+ * and this node storing its receipt leaves a message delivered here but no
+ * longer listed by the relay. At start, and whenever the relay lists
+ * nothing, such messages are acknowledged again (the relay logs each signed acknowledgement with a
+ * receipt of its own), so that every message ends with its receipt.
  */
 #include <sodium.h>
 #include <stdlib.h>
@@ -38,6 +44,7 @@ struct node_in_round {
 	struct relay_mail mail[INBOX_LIST_MAX];
 	size_t n_mail, i;
 	int progress;
+	int reack; /* messages stored here that the relay no longer lists */
 	/* The item being worked on. */
 	Dx__Payload *payload;
 	size_t att_i;
@@ -121,6 +128,11 @@ static void on_acked(void *arg, int rc, const struct relay_receipt_info *ri)
 	if (rc != DX_OK) {
 		node_log(n, NODE_LOG_WARN, "acknowledging mail from %s: %s (tried again later)",
 			 m->sender, dx_strerror(rc));
+	}
+	/* A relay that refuses to acknowledge a message it no longer lists
+	 * will refuse again: not asked again in this run. */
+	if (r->reack && (rc == DX_ENOENT || rc == DX_ENOT_RECIPIENT || rc == DX_EPARSE)) {
+		refuse(n, m, rc, "acknowledging again");
 	}
 	item_done(r);
 }
@@ -452,6 +464,47 @@ static void next_item(struct node_in_round *r)
 	}
 }
 
+/*
+ * The relay lists nothing: messages stored here without an acknowledgement
+ * receipt were acknowledged at the relay by a request whose answer was lost.
+ * Starts a round that finishes them (attachments, then the acknowledgement);
+ * 0 when there is none.
+ */
+static int reack_stored(struct node *n)
+{
+	uint8_t digests[INBOX_LIST_MAX][NODE_STORE_DIGEST_LEN];
+	char senders[INBOX_LIST_MAX][DX_STATE_LEN + 1];
+	size_t found = 0;
+	if (node_store_inbox_unacked(n->store, INBOX_LIST_MAX, digests, senders, &found) != DX_OK ||
+	    found == 0) {
+		return 0;
+	}
+	struct node_in_round *r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		return 0;
+	}
+	r->n = n;
+	r->reack = 1;
+	for (size_t i = 0; i < found; i++) {
+		if (refused(n, digests[i])) {
+			continue;
+		}
+		memcpy(r->mail[r->n_mail].digest, digests[i], NODE_STORE_DIGEST_LEN);
+		memcpy(r->mail[r->n_mail].sender, senders[i], DX_STATE_LEN + 1);
+		r->n_mail++;
+	}
+	if (r->n_mail == 0) {
+		free(r);
+		return 0;
+	}
+	node_log(n, NODE_LOG_INFO,
+		 "%zu stored message(s) without an acknowledgement receipt: acknowledging again",
+		 r->n_mail);
+	n->in_round = r;
+	next_item(r);
+	return 1;
+}
+
 static void on_list(void *arg, int rc, const struct relay_mail *mail, size_t count)
 {
 	struct node *n = arg;
@@ -467,7 +520,9 @@ static void on_list(void *arg, int rc, const struct relay_mail *mail, size_t cou
 		return;
 	}
 	if (count == 0) {
-		list_mail(n);
+		if (!reack_stored(n)) {
+			list_mail(n);
+		}
 		return;
 	}
 	struct node_in_round *r = calloc(1, sizeof(*r));
@@ -507,7 +562,10 @@ int node_inbox_start(struct node *n)
 		return DX_EINTERNAL;
 	}
 	n->inbox_timer.data = n;
-	list_mail(n);
+	/* What a crash left stored but unacknowledged is finished first. */
+	if (!reack_stored(n)) {
+		list_mail(n);
+	}
 	return DX_OK;
 }
 

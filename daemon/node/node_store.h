@@ -261,6 +261,13 @@ int node_store_inbox_list(struct node_store *st, size_t limit, size_t offset,
 			  node_store_inbox_fn cb, void *ctx) DX_MUST_CHECK;
 int node_store_inbox_get(struct node_store *st, const uint8_t digest[static NODE_STORE_DIGEST_LEN],
 			 struct node_store_inbox_info *out) DX_MUST_CHECK;
+/*
+ * Up to max stored messages without an acknowledgement receipt, oldest
+ * first: their digests and senders (nothing is opened). *n is how many.
+ */
+int node_store_inbox_unacked(struct node_store *st, size_t max,
+			     uint8_t (*digests)[NODE_STORE_DIGEST_LEN], char (*senders)[DX_STATE_LEN + 1],
+			     size_t *n) DX_MUST_CHECK;
 
 /* The decrypted body; the caller wipes it with sodium_memzero and frees it. */
 int node_store_inbox_read(struct node_store *st, const uint8_t digest[static NODE_STORE_DIGEST_LEN],

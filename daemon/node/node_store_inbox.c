@@ -505,3 +505,31 @@ int node_store_count(struct node_store *st, struct node_store_counts *out)
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? DX_OK : db_from_sqlite(rc);
 }
+
+int node_store_inbox_unacked(struct node_store *st, size_t max,
+			     uint8_t (*digests)[NODE_STORE_DIGEST_LEN], char (*senders)[DX_STATE_LEN + 1],
+			     size_t *n)
+{
+	sqlite3_stmt *s;
+	*n = 0;
+	int rc = db_stmt(st->db,
+			 "SELECT digest, sender FROM inbox WHERE ack_receipt IS NULL ORDER BY id LIMIT ?",
+			 &s);
+	if (rc != DX_OK) {
+		return rc;
+	}
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max) {
+		const char *sender = (const char *)sqlite3_column_text(s, 1);
+		if (sqlite3_column_bytes(s, 0) != NODE_STORE_DIGEST_LEN || sender == NULL ||
+		    !dx_state_valid(sender)) {
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+		memcpy(digests[*n], sqlite3_column_blob(s, 0), NODE_STORE_DIGEST_LEN);
+		memcpy(senders[*n], sender, DX_STATE_LEN + 1);
+		(*n)++;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? DX_OK : db_from_sqlite(rc);
+}

@@ -317,7 +317,7 @@ static void test_crash_campaign(void **state)
 	crash_audit_offline(&RUN, &a);
 	report(k, &t, &a, settled, (tn_now_ms() - start) / 1000);
 	if (!settled || t.lost || t.duplicated || t.corrupted || t.unreadable || t.spurious ||
-	    t.stuck || t.sequence_errors || t.gaps || t.unacked ||
+	    t.stuck || t.sequence_errors || t.gaps || t.unacked || t.acks_unrecorded ||
 	    t.delivered_once != t.confirmed || a.check_failed || a.alarms || a.conflicts ||
 	    a.refused) {
 		TN_FAIL(&NET, "the crash campaign found the faults counted above (seed %llu)",

@@ -10,9 +10,12 @@
  * control socket refuses a local user who holds no role. A recipient whose
  * keys change (a new home for the same State, admitted again by the
  * Secretariat) cannot be written to until a person accepts the new key with
- * `divex keys verify`.
+ * `divex keys verify`. A recipient that lost the receipt of an
+ * acknowledgement the relay logged (killed before storing it) acknowledges
+ * again when it starts.
  */
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,12 +278,44 @@ static void test_key_change(void **state)
 	json_decref(tnode_wait_inbox(&NET, mex, "FRA", "to the new key", 0, TN_DELIVER_MS));
 }
 
+/*
+ * The state a SIGKILL between the relay logging an acknowledgement and the
+ * node storing its receipt leaves: the message stored, no receipt, and the
+ * relay no longer listing it. The node acknowledges it again at start and
+ * stores the receipt of that second acknowledgement.
+ */
+static void test_lost_ack_receipt(void **state)
+{
+	(void)state;
+	struct tnode *fra = tnet_node(&NET, "FRA"), *bfa = tnet_node(&NET, "BFA");
+	char id[33], db_path[600];
+	sqlite3 *db = NULL;
+	tnode_send(&NET, fra, "BFA", "ack lost", "Its acknowledgement receipt is lost.", NULL, id);
+	json_t *it = tnode_wait_inbox(&NET, bfa, "FRA", "ack lost", 1, TN_DELIVER_MS);
+	char envelope_id[33];
+	snprintf(envelope_id, sizeof(envelope_id), "%s", tj_str(it, "envelope_id"));
+	json_decref(it);
+	assert_int_equal(tnode_stop(bfa, SIGTERM), 0);
+	snprintf(db_path, sizeof(db_path), "%s/node.db", bfa->home);
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE inbox SET ack_receipt = NULL", NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_true(sqlite3_changes(db) >= 1);
+	sqlite3_close(db);
+	tnode_start(&NET, bfa);
+	assert_int_equal(tnode_wait_log(bfa, "acknowledging again", 1, TN_DELIVER_MS), 0);
+	json_decref(tnode_wait_inbox(&NET, bfa, "FRA", "ack lost", 1, TN_DELIVER_MS));
+	json_t *st = TN_CLI_OK(&NET, bfa, "status");
+	assert_int_equal(tj_int(st, "inbox_unacked"), 0);
+	json_decref(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_recipient_down), cmocka_unit_test(test_relay_down),
 		cmocka_unit_test(test_kill9_mid_send), cmocka_unit_test(test_no_role),
-		cmocka_unit_test(test_key_change),
+		cmocka_unit_test(test_key_change),     cmocka_unit_test(test_lost_ack_receipt),
 	};
 	return cmocka_run_group_tests_name("node faults", tests, setup, teardown);
 }
