@@ -33,6 +33,7 @@
 struct cli_ctl {
 	nng_socket sock;
 	uint32_t timeout_ms;
+	int unanswered; /* the last request was sent and got no answer */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -144,9 +145,11 @@ static int exchange(struct cli_ctl *ctl, const Dx__ControlRequest *req, Dx__Cont
 	}
 	sodium_memzero(buf, len);
 	free(buf);
+	ctl->unanswered = 0;
 	if (rv == 0 && (rv = nng_sendmsg(ctl->sock, msg, 0)) == 0) {
 		msg = NULL; /* nng owns it now */
 		rv = nng_recvmsg(ctl->sock, &msg, 0);
+		ctl->unanswered = rv != 0;
 	}
 	if (rv != 0) {
 		if (msg != NULL) {
@@ -182,6 +185,15 @@ static int report_refusal(struct cli *c, const char *what, const Dx__ControlResp
 static int report_failure(struct cli *c, const char *what, int rc)
 {
 	const char *path = c->ctl != NULL ? c->ctl->path : cli_home(c);
+	/* The request went out and the daemon stopped (or crashed) before it
+	 * answered: it may have carried it out, as after a timeout. */
+	if (c->ctl != NULL && c->ctl->unanswered && rc != DX_ETIMEDOUT) {
+		return cli_error(c, rc,
+				 "%s: divexd stopped before it answered; it may have carried the "
+				 "request out, so look ('divex outbox', 'divex status') once it runs "
+				 "again, before repeating it",
+				 what);
+	}
 	switch (rc) {
 	case DX_ENODAEMON:
 		return cli_error(c, rc, "%s: nothing listens at %s/%s", what, cli_home(c),
