@@ -295,6 +295,9 @@ static pid_t cli_spawn(const struct tnode *n, uid_t as, char *const args[], cons
 	int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	int fi = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	assert_true(fo >= 0 && fe >= 0 && fi >= 0);
+	static char words[4096];
+	char *wrapped[PROC_ARGV_MAX];
+	char *const *cmd = proc_wrap_argv(argv, wrapped, words, sizeof(words));
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -304,7 +307,7 @@ static pid_t cli_spawn(const struct tnode *n, uid_t as, char *const args[], cons
 		if (as != (uid_t)-1) {
 			become(as, gid);
 		}
-		execv(argv[0], argv);
+		execv(cmd[0], cmd);
 		_exit(127);
 	}
 	close(fo);
@@ -319,7 +322,7 @@ static void cli_collect(const struct tnode *n, pid_t pid, char *const args[], co
 {
 	char out[700], err[700];
 	int status = 0;
-	long end = tn_now_ms() + TN_CLI_MS;
+	long end = tn_now_ms() + proc_deadline_ms(TN_CLI_MS);
 	pid_t got;
 	memset(r, 0, sizeof(*r));
 	while ((got = waitpid(pid, &status, WNOHANG)) == 0 && tn_now_ms() < end) {
@@ -623,7 +626,7 @@ json_t *tnode_inbox(struct tnet *t, const struct tnode *n)
 json_t *tnode_wait_inbox(struct tnet *t, const struct tnode *n, const char *sender,
 			 const char *subject, int acked, int deadline_ms)
 {
-	long end = tn_now_ms() + deadline_ms;
+	long end = tn_now_ms() + proc_deadline_ms(deadline_ms);
 	struct tcli r = { 0 };
 	do {
 		tcli_free(&r);
@@ -650,7 +653,7 @@ json_t *tnode_wait_inbox(struct tnet *t, const struct tnode *n, const char *send
 json_t *tnode_wait_outbox(struct tnet *t, const struct tnode *n, const char *id, const char *state,
 			  int deadline_ms)
 {
-	long end = tn_now_ms() + deadline_ms;
+	long end = tn_now_ms() + proc_deadline_ms(deadline_ms);
 	struct tcli r = { 0 };
 	const char *last = "absent";
 	do {
@@ -681,7 +684,7 @@ json_t *tnode_wait_outbox(struct tnet *t, const struct tnode *n, const char *id,
 /* Waits until n's roster mirror lists every State of the network. */
 static void wait_roster(struct tnet *t, const struct tnode *n)
 {
-	long end = tn_now_ms() + TN_START_MS;
+	long end = tn_now_ms() + proc_deadline_ms(TN_START_MS);
 	struct tcli r = { 0 };
 	do {
 		int found = 0;
