@@ -10,9 +10,9 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "cli.h"
+#include "harden.h"
 
 #ifndef DIVEX_VERSION
 #define DIVEX_VERSION "unknown"
@@ -156,9 +156,15 @@ int main(int argc, char **argv)
 	struct cli c = {
 		.home = NULL, .json = 0, .cmd = NULL, .pass_file = NULL, .pass_fd = -1, .ctl = NULL
 	};
-	/* A crash must not leave key material in a core file. */
-	struct rlimit nocore = { 0, 0 };
-	setrlimit(RLIMIT_CORE, &nocore);
+	/*
+	 * A crash must not leave key material in a core file, and another
+	 * process of the same user must not read it through ptrace or /proc.
+	 * Not HARDEN_DAEMON: `divex case new` runs the user's editor, which
+	 * may need privileges of its own.
+	 */
+	if (harden_process(0) != DX_OK) {
+		return cli_error(&c, DX_EIO, "disabling core dumps");
+	}
 
 	if (sodium_init() < 0) {
 		return cli_error(&c, DX_ECRYPTO, "starting");

@@ -3,7 +3,9 @@
  *
  *   divexd run --home DIR [--passphrase-file F | --passphrase-fd N]
  *
- * Start-up: read DIR/divexd.conf, unlock DIR/state.key (the passphrase from
+ * Start-up: read DIR/divexd.conf, become [node] user when started by root
+ * (common/harden.h: divexd binds no port, so root is needed for nothing
+ * after the configuration is read), unlock DIR/state.key (the passphrase from
  * the options, else the config's passphrase_file, else the terminal), open
  * the store under a key derived from the identity secret, seed the relay
  * client with the latest checkpoint the store holds (so a relay that rolls
@@ -28,11 +30,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "checkpoint.h"
+#include "harden.h"
 #include "keyfile.h"
 #include "node.h"
 
@@ -175,6 +178,74 @@ static void home_traversable(struct node *n)
 				 n->home);
 		}
 	}
+}
+
+/*
+ * Root without [node] user: allowed for a home that belongs to root, with a
+ * warning. A home that belongs to another user is refused: the files root
+ * would create in it (SQLite's journals, attachments) would stop that
+ * user's divexd from starting.
+ */
+static int root_without_user(struct node *n)
+{
+	struct stat st;
+	char owner[64];
+	if (stat(n->home, &st) == 0 && st.st_uid != 0) {
+		harden_user_name(st.st_uid, owner, sizeof(owner));
+		node_log(n, NODE_LOG_ERROR,
+			 "running as root, but the home %s belongs to %s: set 'user = %s' in "
+			 "[node] of divexd.conf, or run divexd as %s",
+			 n->home, owner, owner, owner);
+		return 1;
+	}
+	node_log(n, NODE_LOG_WARN, "running as root: set 'user = NAME' in [node] of divexd.conf "
+		 "so that divexd gives up root at start-up (docs/divexd.conf.md)");
+	return 0;
+}
+
+/*
+ * Becomes [node] user when started by root, before the passphrase, the keys
+ * or the stores are read, after checking that the home (and a passphrase
+ * file) belong to that user. Returns 0 to go on, else the exit status.
+ */
+static int become_user(struct node *n, const char *pass_file)
+{
+	struct harden_user u;
+	char err[HARDEN_ERR_MAX], who[64];
+	if (n->cfg.user[0] == '\0') {
+		return geteuid() == 0 ? root_without_user(n) : 0;
+	}
+	int rc = harden_user_lookup(n->cfg.user, &u, err, sizeof(err));
+	if (rc != DX_OK) {
+		node_log(n, NODE_LOG_ERROR, "%s: %s", n->conf_path, err);
+		return 1;
+	}
+	if (geteuid() != 0) {
+		if (geteuid() == u.uid) {
+			return 0;
+		}
+		harden_user_name(geteuid(), who, sizeof(who));
+		node_log(n, NODE_LOG_ERROR, "divexd.conf says user = %s, but divexd runs as %s and "
+			 "cannot switch users: start it as root or as %s", u.name, who, u.name);
+		return 1;
+	}
+	if (pass_file == NULL && n->cfg.passphrase_file[0] != '\0') {
+		pass_file = n->cfg.passphrase_file;
+	}
+	rc = harden_check_owner(n->home, "home", &u, err, sizeof(err));
+	if (rc == DX_OK && pass_file != NULL) {
+		rc = harden_check_owner(pass_file, "passphrase file", &u, err, sizeof(err));
+	}
+	if (rc == DX_OK) {
+		rc = harden_drop(&u, err, sizeof(err));
+	}
+	if (rc != DX_OK) {
+		node_log(n, NODE_LOG_ERROR, "%s", err);
+		return 1;
+	}
+	node_log(n, NODE_LOG_INFO, "running as %s (uid %u, gid %u): no capability left, root "
+		 "cannot be regained", u.name, (unsigned)u.uid, (unsigned)u.gid);
+	return 0;
 }
 
 static int unlock(struct node *n, const char *pass_file, int pass_fd)
@@ -320,11 +391,13 @@ int main(int argc, char **argv)
 	struct node *n = &node;
 	const char *home = getenv("DIVEX_HOME"), *pass_file = NULL;
 	int pass_fd = -1, opt;
-	struct rlimit nocore = { 0, 0 };
 	char err[NODE_CONFIG_ERR_MAX];
 
-	/* Keys live in this process: never in a core file. */
-	setrlimit(RLIMIT_CORE, &nocore);
+	/* Keys live in this process: never in a core file, never under ptrace. */
+	if (harden_process(HARDEN_DAEMON) != DX_OK) {
+		fprintf(stderr, "divexd: cannot disable core dumps\n");
+		return 1;
+	}
 	n->cfg.log_level = NODE_LOG_INFO;
 	if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
 		usage(stdout);
@@ -399,6 +472,9 @@ int main(int argc, char **argv)
 		return rc == DX_ENOENT ? EXIT_NOTSETUP : 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if ((rc = become_user(n, pass_file)) != 0) {
+		return rc;
+	}
 	n->loop = uv_default_loop();
 	int status = unlock(n, pass_file, pass_fd);
 	if (status == 0) {

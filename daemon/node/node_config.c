@@ -25,6 +25,7 @@
 
 #include "cfgfile.h"
 #include "checkpoint.h"
+#include "harden.h"
 
 /*
  * A message is "WHERE:LINE: WHY"; these sizes keep it within
@@ -36,7 +37,7 @@
 /* getpwnam_r()'s scratch buffer; an entry that needs more is refused. */
 #define PWBUF_MAX (64 * 1024)
 
-enum kind { K_STATE, K_PATH, K_LEVEL, K_URL, K_NAME, K_HOST, K_KEY, K_U32, K_ROLE };
+enum kind { K_STATE, K_PATH, K_LEVEL, K_USER, K_URL, K_NAME, K_HOST, K_KEY, K_U32, K_ROLE };
 
 struct opt {
 	const char *section;
@@ -70,6 +71,7 @@ static const struct opt opts[] = {
 	STR_OPT("node", "state", K_STATE, state),
 	STR_OPT("node", "passphrase_file", K_PATH, passphrase_file),
 	{ .section = "node", .key = "log_level", .kind = K_LEVEL },
+	STR_OPT("node", "user", K_USER, user),
 	STR_OPT("relay", "url", K_URL, relay_url),
 	STR_OPT("relay", "name", K_NAME, relay_name),
 	STR_OPT("relay", "public_key", K_KEY, relay_public_key),
@@ -255,6 +257,14 @@ static int check_string(struct parse *p, const struct opt *o, const char *value)
 			snprintf(p->msg, sizeof(p->msg),
 				 "'%s' must be a URL starting tls+tcp://, tcp:// or ipc://",
 				 o->key);
+			return DX_EPARSE;
+		}
+		break;
+	case K_USER:
+		if (!harden_user_name_valid(value)) {
+			snprintf(p->msg, sizeof(p->msg),
+				 "'%s' must be a user name: 1 to %d letters, digits, '_', '.' or '-'",
+				 o->key, HARDEN_USER_NAME_MAX);
 			return DX_EPARSE;
 		}
 		break;

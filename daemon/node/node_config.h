@@ -25,6 +25,7 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "harden.h"
 #include "util.h"
 
 #define NODE_CONFIG_FILE_NAME "divexd.conf"
@@ -57,6 +58,7 @@ struct node_config {
 	char state[DX_STATE_LEN + 1];		    /* required: this State's code */
 	char passphrase_file[NODE_CONFIG_PATH_MAX]; /* optional, resolved; "" for none */
 	enum node_log_level log_level;		    /* default info */
+	char user[HARDEN_USER_NAME_MAX + 1];	    /* optional: started by root, become this user */
 	/* [relay] */
 	char relay_url[NODE_CONFIG_URL_MAX + 1];       /* required */
 	char relay_name[NODE_CONFIG_NAME_MAX + 1];     /* required: origin and key name */

@@ -22,6 +22,7 @@
 
 #include "cfgfile.h"
 #include "checkpoint.h"
+#include "harden.h"
 #include "health.h"
 #include "util.h"
 
@@ -30,7 +31,7 @@
 #define GIB (1024 * MIB)
 #define TIB (1024 * GIB)
 
-enum kind { K_NAME, K_URL, K_ADDR, K_PATH, K_LEVEL, K_COUNT, K_SIZE };
+enum kind { K_NAME, K_URL, K_ADDR, K_PATH, K_LEVEL, K_USER, K_COUNT, K_SIZE };
 
 struct opt {
 	const char *section;
@@ -68,6 +69,9 @@ static const struct opt opts[] = {
 	  .kind = K_LEVEL,
 	  .off = offsetof(struct relay_config, log_level),
 	  .help = "error, warn, info or debug." },
+	STR_OPT("relay", "user", K_USER, user,
+		"When started as root: the user to become (unset: no switch). Its home must "
+		"belong to it."),
 	STR_OPT("tls", "cert_file", K_PATH, cert_file,
 		"PEM certificate the relay presents on tls+tcp (nodes pin it)."),
 	STR_OPT("tls", "key_file", K_PATH, key_file, "PEM private key of that certificate."),
@@ -201,6 +205,14 @@ static int apply(struct parse *p, const struct opt *o, const char *value)
 		}
 		snprintf(p->msg, sizeof(p->msg), "'%s' must be error, warn, info or debug", o->key);
 		return DX_EPARSE;
+	case K_USER:
+		if (!harden_user_name_valid(value)) {
+			snprintf(p->msg, sizeof(p->msg),
+				 "'%s' must be a user name: 1 to %d letters, digits, '_', '.' or '-'",
+				 o->key, HARDEN_USER_NAME_MAX);
+			return DX_EPARSE;
+		}
+		break;
 	case K_COUNT:
 	case K_SIZE:
 		if (cfgfile_parse_u64(value, o->kind == K_SIZE, &n) != 0 || n < o->min ||
@@ -366,6 +378,10 @@ static void default_text(const struct opt *o, const struct relay_config *def, ch
 		return;
 	case K_LEVEL:
 		snprintf(out, outsz, "%s", relay_config_log_level_name(def->log_level));
+		return;
+	case K_USER:
+		/* No default: the commented line shows the name the packaged units use. */
+		snprintf(out, outsz, "%s", RELAY_CONFIG_SUGGESTED_USER);
 		return;
 	case K_COUNT:
 	case K_SIZE:

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "harden.h"
 
 #define RELAY_CONFIG_NAME_MAX 255
 #define RELAY_CONFIG_URL_MAX 255
@@ -36,6 +37,8 @@
 #define RELAY_CONFIG_FILE_NAME "relay.conf"
 #define RELAY_CONFIG_TLS_CERT_NAME "tls-cert.pem"
 #define RELAY_CONFIG_TLS_KEY_NAME "tls-key.pem"
+/* The user `divex-relay init` suggests for [relay] user, as dist/systemd/ names it. */
+#define RELAY_CONFIG_SUGGESTED_USER "divex-relay"
 
 enum relay_log_level {
 	RELAY_LOG_ERROR,
@@ -64,6 +67,8 @@ struct relay_config {
 	char admin_listen[RELAY_CONFIG_URL_MAX + 1];
 	char data_dir[RELAY_CONFIG_PATH_MAX];
 	enum relay_log_level log_level;
+	/* "" unless the relay, started by root, is to become this user. */
+	char user[HARDEN_USER_NAME_MAX + 1];
 	/* [tls] */
 	char cert_file[RELAY_CONFIG_PATH_MAX];
 	char key_file[RELAY_CONFIG_PATH_MAX];

@@ -12,6 +12,10 @@
  * (DIR/admin.sock, reachable only through the 0700 home directory); when the
  * relay is not running they open the store themselves. Exit statuses: 0 ok,
  * 1 failed, 2 usage, 3 refused (bad entry, not a member), 4 not set up.
+ *
+ * Started by root, every command that opens the home first becomes the
+ * user named by [relay] user (become_user() below, common/harden.h), so
+ * that the files it creates belong to the relay's user.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,12 +24,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
 #include "canon.h"
+#include "harden.h"
+#include "health.h"
 #include "relay_server.h"
 #include "roster.h"
 #include "tlsgen.h"
@@ -159,6 +166,110 @@ static void url_host(const char *url, char *out, size_t n)
 	}
 	memcpy(out, p, len);
 	out[len] = '\0';
+}
+
+/* The port of a tcp:// or tls+tcp:// URL; 0 for ipc:// or when there is none. */
+static unsigned url_port(const char *url)
+{
+	const char *p = strstr(url, "://");
+	if (p == NULL || strncmp(url, "ipc", 3) == 0) {
+		return 0;
+	}
+	const char *colon = strrchr(p + 3, ':');
+	char *end;
+	if (colon == NULL) {
+		return 0;
+	}
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	return *end == '\0' && port <= 65535 ? (unsigned)port : 0;
+}
+
+/*
+ * Root without [relay] user: allowed, for a home that belongs to root. A
+ * home that belongs to another user is refused, because files root created
+ * in it would stop that user's relay from starting.
+ */
+static int root_without_user(const char *home, int serving)
+{
+	struct stat st;
+	char owner[64];
+	if (stat(home, &st) == 0 && st.st_uid != 0) {
+		harden_user_name(st.st_uid, owner, sizeof(owner));
+		fprintf(stderr,
+			"divex-relay: running as root, but the home %s belongs to %s: set "
+			"'user = %s' in [relay] of relay.conf, or run divex-relay as %s\n",
+			home, owner, owner, owner);
+		return 1;
+	}
+	if (serving) {
+		relay_logf(NULL, "running as root: set 'user = NAME' in [relay] of relay.conf so "
+				 "that the relay gives up root once its ports are bound "
+				 "(docs/relay.conf.md)");
+	}
+	return 0;
+}
+
+/*
+ * Becomes [relay] user when started by root. A relay that will serve on a
+ * port below 1024 keeps CAP_NET_BIND_SERVICE, and only it, until
+ * relay_serve() has bound its ports; everything else happens as the user.
+ * Returns 0 to go on, or the exit status.
+ */
+static int become_user(const char *home, int serving)
+{
+	struct relay_config cfg;
+	struct harden_user u;
+	char path[600], err[HARDEN_ERR_MAX], cerr[RELAY_CONFIG_ERR_MAX], host[HEALTH_HOST_MAX + 1];
+	uint16_t admin_port = 0;
+	int rc;
+	if (relay_path(path, sizeof(path), home, RELAY_CONFIG_FILE_NAME) != DX_OK ||
+	    relay_config_load(path, &cfg, cerr, sizeof(cerr)) != DX_OK) {
+		return 0; /* the command itself reports a missing or bad file */
+	}
+	if (cfg.user[0] == '\0') {
+		return geteuid() == 0 ? root_without_user(home, serving) : 0;
+	}
+	if ((rc = harden_user_lookup(cfg.user, &u, err, sizeof(err))) != DX_OK) {
+		fprintf(stderr, "divex-relay: %s: %s\n", path, err);
+		return 1;
+	}
+	if (geteuid() != 0) {
+		if (geteuid() == u.uid) {
+			return 0;
+		}
+		harden_user_name(geteuid(), err, sizeof(err));
+		fprintf(stderr, "divex-relay: relay.conf says user = %s, but the relay runs as %s "
+				"and cannot switch users: start it as root or as %s\n",
+			u.name, err, u.name);
+		return 1;
+	}
+	rc = harden_check_owner(home, "home", &u, err, sizeof(err));
+	if (rc == DX_OK) {
+		rc = harden_check_owner(cfg.data_dir, "data_dir", &u, err, sizeof(err));
+	}
+	if (rc == DX_OK && relay_config_url_is_tls(cfg.listen)) {
+		rc = harden_check_owner(cfg.key_file, "TLS key", &u, err, sizeof(err));
+	}
+	if (rc != DX_OK) {
+		fprintf(stderr, "divex-relay: %s\n", err);
+		return 1;
+	}
+	if (health_split_addr(cfg.admin_listen, host, sizeof(host), &admin_port) != 0) {
+		admin_port = 0;
+	}
+	int low = serving && (harden_port_privileged(url_port(cfg.listen)) ||
+			      harden_port_privileged(admin_port));
+	rc = low ? harden_drop_begin(&u, err, sizeof(err)) : harden_drop(&u, err, sizeof(err));
+	if (rc != DX_OK) {
+		fprintf(stderr, "divex-relay: %s\n", err);
+		return 1;
+	}
+	if (serving) {
+		relay_logf(NULL, "running as %s (uid %u, gid %u)%s", u.name, (unsigned)u.uid,
+			   (unsigned)u.gid,
+			   low ? "; CAP_NET_BIND_SERVICE kept until the ports are bound" : "");
+	}
+	return 0;
 }
 
 static int cmd_init(struct args *a)
@@ -420,13 +531,18 @@ static int cmd_reinstate(struct args *a)
 	return cmd_status_change(a, "reinstate");
 }
 
+/* How a command runs when started by root (become_user()). */
+enum as_user { AS_CALLER, AS_USER, AS_SERVER };
+
 static const struct {
 	const char *name;
 	int (*fn)(struct args *a);
+	enum as_user as;
 } COMMANDS[] = {
-	{ "init", cmd_init },       { "run", cmd_run },         { "admit", cmd_admit },
-	{ "suspend", cmd_suspend }, { "reinstate", cmd_reinstate }, { "status", cmd_status },
-	{ "identity", cmd_identity },
+	{ "init", cmd_init, AS_CALLER },	 { "run", cmd_run, AS_SERVER },
+	{ "admit", cmd_admit, AS_USER },	 { "suspend", cmd_suspend, AS_USER },
+	{ "reinstate", cmd_reinstate, AS_USER }, { "status", cmd_status, AS_CALLER },
+	{ "identity", cmd_identity, AS_USER },
 };
 
 int main(int argc, char **argv)
@@ -437,13 +553,24 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	/* No core file and no ptrace: the relay's keys are in this process. */
+	if (harden_process(HARDEN_DAEMON) != DX_OK) {
+		return fail("disabling core dumps", DX_EIO);
+	}
 	if (sodium_init() < 0) {
 		return fail("libsodium", DX_ECRYPTO);
 	}
 	for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++) {
-		if (strcmp(argv[1], COMMANDS[i].name) == 0) {
-			return parse(argc - 1, argv + 1, &a) != 0 ? 2 : COMMANDS[i].fn(&a);
+		if (strcmp(argv[1], COMMANDS[i].name) != 0) {
+			continue;
 		}
+		if (parse(argc - 1, argv + 1, &a) != 0) {
+			return 2;
+		}
+		int status = COMMANDS[i].as == AS_CALLER
+				     ? 0
+				     : become_user(a.home, COMMANDS[i].as == AS_SERVER);
+		return status != 0 ? status : COMMANDS[i].fn(&a);
 	}
 	fprintf(stderr, "divex-relay: unknown command '%s'\n", argv[1]);
 	usage(stderr);

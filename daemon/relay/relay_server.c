@@ -6,17 +6,18 @@
  * store, roster, log) and is shared by `run` and by the offline admin
  * commands. relay_serve() adds the loop's handles: the nng listener, the
  * admin socket, the health endpoints, signals (SIGTERM/SIGINT drain and
- * exit 0; SIGHUP reloads the roster) and a one-second tick.
+ * exit 0; SIGHUP reloads the roster) and a one-second tick, and finishes a
+ * privilege drop that relay_main.c began for a port below 1024.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdarg.h>
-#include <sys/resource.h>
 #include <unistd.h>
 #include <time.h>
 
 #include "canon.h"
+#include "harden.h"
 #include "health.h"
 #include "relay.h"
 #include "relay_replay.h"
@@ -327,14 +328,56 @@ static void close_walk(uv_handle_t *h, void *arg)
 	}
 }
 
+/*
+ * The node-facing listener is bound last and the privilege drop finished
+ * right after it (harden_drop_finish() does nothing unless the relay began
+ * one), so that no node's bytes are read before root's saved id is gone.
+ */
+static int open_listeners(struct relay *r, uv_loop_t *loop)
+{
+	char path[600], url[700], err[HARDEN_ERR_MAX];
+	int rc, done;
+	if ((rc = relay_path(path, sizeof(path), r->home, "admin.sock")) != DX_OK) {
+		return rc;
+	}
+	remove(path);
+	snprintf(url, sizeof(url), "ipc://%s", path);
+	struct bridge_server_config ac = { .url = url, .contexts = 4, .recv_max = 256 * 1024 };
+	if ((rc = bridge_server_open(loop, &ac, on_admin, r, &r->admin)) != DX_OK) {
+		relay_logf(r, "cannot open the admin socket %s: %s", path, dx_strerror(rc));
+		return rc;
+	}
+	if ((rc = health_start(r->cfg.admin_listen, r->metrics, healthy, r, &r->health)) != DX_OK) {
+		relay_logf(r, "cannot serve health on %s: %s", r->cfg.admin_listen,
+			   dx_strerror(rc));
+		return rc;
+	}
+	struct bridge_server_config sc = {
+		.url = r->cfg.listen,
+		.contexts = r->cfg.limits.contexts,
+		.recv_max = r->cfg.limits.max_message_bytes,
+		.tls = { .cert_file = r->cfg.cert_file, .key_file = r->cfg.key_file },
+	};
+	rc = bridge_server_open(loop, &sc, relay_handle_request, r, &r->server);
+	if (rc != DX_OK) {
+		relay_logf(r, "cannot listen on %s: %s", r->cfg.listen, dx_strerror(rc));
+		return rc;
+	}
+	if ((rc = harden_drop_finish(&done, err, sizeof(err))) != DX_OK) {
+		relay_logf(r, "dropping privileges: %s", err);
+		return rc;
+	}
+	if (done) {
+		relay_logf(r, "ports bound: no capability left, root cannot be regained");
+	}
+	return DX_OK;
+}
+
 int relay_serve(struct relay *r)
 {
-	struct rlimit no_core = { 0, 0 };
 	uv_loop_t loop;
-	char path[600], url[700];
 	int rc;
 
-	setrlimit(RLIMIT_CORE, &no_core);
 	if (uv_loop_init(&loop) != 0) {
 		return DX_ENOMEM;
 	}
@@ -352,31 +395,7 @@ int relay_serve(struct relay *r)
 	uv_signal_start(&r->sigint, on_signal, SIGINT);
 	uv_signal_start(&r->sighup, on_signal, SIGHUP);
 
-	struct bridge_server_config sc = {
-		.url = r->cfg.listen,
-		.contexts = r->cfg.limits.contexts,
-		.recv_max = r->cfg.limits.max_message_bytes,
-		.tls = { .cert_file = r->cfg.cert_file, .key_file = r->cfg.key_file },
-	};
-	rc = bridge_server_open(&loop, &sc, relay_handle_request, r, &r->server);
-	if (rc != DX_OK) {
-		relay_logf(r, "cannot listen on %s: %s", r->cfg.listen, dx_strerror(rc));
-		goto out;
-	}
-	if ((rc = relay_path(path, sizeof(path), r->home, "admin.sock")) != DX_OK) {
-		goto out;
-	}
-	remove(path);
-	snprintf(url, sizeof(url), "ipc://%s", path);
-	struct bridge_server_config ac = { .url = url, .contexts = 4, .recv_max = 256 * 1024 };
-	if ((rc = bridge_server_open(&loop, &ac, on_admin, r, &r->admin)) != DX_OK) {
-		relay_logf(r, "cannot open the admin socket %s: %s", path,
-			dx_strerror(rc));
-		goto out;
-	}
-	if ((rc = health_start(r->cfg.admin_listen, r->metrics, healthy, r, &r->health)) != DX_OK) {
-		relay_logf(r, "cannot serve health on %s: %s", r->cfg.admin_listen,
-			dx_strerror(rc));
+	if ((rc = open_listeners(r, &loop)) != DX_OK) {
 		goto out;
 	}
 	int port = 0;
