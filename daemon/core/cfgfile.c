@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harden.h"
 #include "util.h"
 
 #define KIB 1024ULL
@@ -247,4 +248,14 @@ int cfgfile_parse_u64(const char *v, int units, uint64_t *out)
 	}
 	*out = n * mult;
 	return 0;
+}
+
+int cfgfile_user_check(const char *key, const char *value, char *msg, size_t msglen)
+{
+	if (harden_user_name_valid(value)) {
+		return DX_OK;
+	}
+	snprintf(msg, msglen, "'%s' must be a user name: 1 to %d letters, digits, '_', '.' or '-'",
+		 key, HARDEN_USER_NAME_MAX);
+	return DX_EPARSE;
 }

@@ -261,10 +261,7 @@ static int check_string(struct parse *p, const struct opt *o, const char *value)
 		}
 		break;
 	case K_USER:
-		if (!harden_user_name_valid(value)) {
-			snprintf(p->msg, sizeof(p->msg),
-				 "'%s' must be a user name: 1 to %d letters, digits, '_', '.' or '-'",
-				 o->key, HARDEN_USER_NAME_MAX);
+		if (cfgfile_user_check(o->key, value, p->msg, sizeof(p->msg)) != DX_OK) {
 			return DX_EPARSE;
 		}
 		break;

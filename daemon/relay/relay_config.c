@@ -206,10 +206,7 @@ static int apply(struct parse *p, const struct opt *o, const char *value)
 		snprintf(p->msg, sizeof(p->msg), "'%s' must be error, warn, info or debug", o->key);
 		return DX_EPARSE;
 	case K_USER:
-		if (!harden_user_name_valid(value)) {
-			snprintf(p->msg, sizeof(p->msg),
-				 "'%s' must be a user name: 1 to %d letters, digits, '_', '.' or '-'",
-				 o->key, HARDEN_USER_NAME_MAX);
+		if (cfgfile_user_check(o->key, value, p->msg, sizeof(p->msg)) != DX_OK) {
 			return DX_EPARSE;
 		}
 		break;
