@@ -33,10 +33,10 @@
  * swapped) and marks MADV_DONTDUMP, between guard pages, and wipes when it
  * is freed. mlockall() is not used: it would put SQLite's page cache, the
  * relay's mailboxes and the attachment buffers under RLIMIT_MEMLOCK (8 MiB
- * by default for a user) and turn memory pressure into failed allocations,
- * to protect data that is either ciphertext (the relay) or kept on disk
- * anyway (a node's stores). The systemd units keep the services out of
- * swap altogether instead (MemorySwapMax=0).
+ * by default for a user) and turn memory pressure into failed allocations.
+ * What it would protect beyond the keys is ciphertext on the relay, and on
+ * a node the text of messages and cases: the systemd units keep the whole
+ * service out of swap instead (MemorySwapMax=0).
  *
  * Everything here runs on the main thread during start-up; nothing is kept.
  */

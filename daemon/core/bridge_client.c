@@ -7,6 +7,18 @@
  * timeout, and nng resends on its own timer meanwhile. The reply callback runs
  * exactly once, on the loop thread, after which the slot takes the next
  * request.
+ *
+ * A connection can die without nng being told: a middlebox that lost its
+ * state, or a peer that vanished, leaves a half-open TCP connection that nng
+ * keeps using; and nng 1.5.2's tls+tcp transport can keep a connection its
+ * peer closed, or one whose handshake never completes, for ever, without
+ * dialling again. Every later request would time out. So when a request
+ * times out and no reply at all has arrived since it was sent (on the
+ * current dialer), the client replaces its dialer: closing the old one
+ * closes its connection whatever state it is in, the new one dials afresh,
+ * and nng resends what was in flight (every operation is idempotent). A slow
+ * but living server keeps answering other requests, so it is not cut off;
+ * a server that is down costs one new dialer per request timeout.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -26,6 +38,7 @@ struct creq {
 	bridge_reply_fn fn;
 	void *arg;
 	uint64_t deadline_ns; /* 0: none */
+	uint64_t sent_ns;     /* when a slot took it; 0: still queued */
 };
 
 struct bridge_client {
@@ -36,6 +49,11 @@ struct bridge_client {
 	size_t recv_max;
 	unsigned timeout_ms;
 	int dispatching;
+	nng_dialer dialer;
+	char *url;
+	nng_tls_config *tls_cfg; /* our reference, for a new dialer; NULL: no TLS */
+	uint64_t last_reply_ns;	 /* when a reply last arrived */
+	uint64_t last_redial_ns; /* when the dialer was last replaced */
 };
 
 /* The time left until the deadline, in whole milliseconds, at least 1. */
@@ -91,12 +109,52 @@ static void client_dispatch(struct bridge_client *c)
 		sl->next = NULL;
 		sl->cur = r;
 		sl->state = SLOT_SEND;
+		r->sent_ns = now;
 		nng_aio_set_timeout(sl->aio, remaining_ms(r, now));
 		nng_aio_set_msg(sl->aio, r->msg);
 		r->msg = NULL;
 		nng_ctx_send(sl->ctx, sl->aio);
 	}
 	c->dispatching = 0;
+}
+
+/* A started dialer for the client's URL, limits and TLS configuration. */
+static int dialer_new(struct bridge_client *c, nng_dialer *out)
+{
+	nng_dialer d;
+	int rc = nng_dialer_create(&d, c->hub.sock, c->url);
+	if (rc != 0) {
+		return bridge_from_nng(rc);
+	}
+	int drc = DX_OK;
+	if ((rc = nng_dialer_set_size(d, NNG_OPT_RECVMAXSZ, c->recv_max + BRIDGE_HEADER_SLACK)) !=
+	    0) {
+		drc = bridge_from_nng(rc);
+	} else if (c->tls_cfg != NULL &&
+		   (rc = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, c->tls_cfg)) != 0) {
+		drc = bridge_tls_err(rc);
+	} else if ((rc = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
+		/* Non-blocking: the server may come up later; nng keeps redialling. */
+		drc = bridge_from_nng(rc);
+	}
+	if (drc != DX_OK) {
+		nng_dialer_close(d);
+		return drc;
+	}
+	*out = d;
+	return DX_OK;
+}
+
+/* Replaces the dialer, presumed stuck on a dead connection; on failure keeps it. */
+static void redial(struct bridge_client *c)
+{
+	nng_dialer d;
+	if (dialer_new(c, &d) != DX_OK) {
+		return;
+	}
+	nng_dialer_close(c->dialer);
+	c->dialer = d;
+	c->last_redial_ns = uv_hrtime();
 }
 
 static void client_process(struct hub *h, struct slot *sl)
@@ -125,6 +183,12 @@ static void client_process(struct hub *h, struct slot *sl)
 	} else {
 		rc = bridge_from_nng(rc);
 	}
+	if (rc == 0) {
+		c->last_reply_ns = uv_hrtime();
+	} else if (rc == DX_ETIMEDOUT && r->sent_ns > c->last_redial_ns &&
+		   c->last_reply_ns < r->sent_ns) {
+		redial(c);
+	}
 	if (m != NULL && rc != 0) {
 		/* The request a failed send handed back, or an unwanted reply. */
 		nng_msg_free(m);
@@ -137,6 +201,17 @@ static void client_process(struct hub *h, struct slot *sl)
 	client_dispatch(c);
 }
 
+/* What only a new dialer needs; each dialer holds its own TLS reference. */
+static void client_release(struct bridge_client *c)
+{
+	if (c->tls_cfg != NULL) {
+		nng_tls_config_free(c->tls_cfg);
+		c->tls_cfg = NULL;
+	}
+	free(c->url);
+	c->url = NULL;
+}
+
 static int client_quiesce(struct hub *h)
 {
 	struct bridge_client *c = (struct bridge_client *)h;
@@ -147,36 +222,25 @@ static int client_quiesce(struct hub *h)
 		creq_finish(r, DX_ECLOSED, NULL);
 	}
 	c->fifo_tail = NULL;
-	return bridge_hub_idle(h);
+	if (!bridge_hub_idle(h)) {
+		return 0;
+	}
+	client_release(c); /* closing: no dialer is made any more */
+	return 1;
 }
 
 static int client_dial(struct bridge_client *c, const struct bridge_client_config *cfg, int tls)
 {
-	size_t max = cfg->recv_max + BRIDGE_HEADER_SLACK;
-	nng_dialer d;
-	nng_tls_config *tc = NULL;
-	int rc;
-
-	if ((rc = nng_dialer_create(&d, c->hub.sock, cfg->url)) != 0 ||
-	    (rc = nng_dialer_set_size(d, NNG_OPT_RECVMAXSZ, max)) != 0) {
-		return bridge_from_nng(rc);
+	if ((c->url = strdup(cfg->url)) == NULL) {
+		return DX_ENOMEM;
 	}
 	if (tls) {
-		int drc = bridge_tls_client_config(&cfg->tls, &tc);
+		int drc = bridge_tls_client_config(&cfg->tls, &c->tls_cfg);
 		if (drc != 0) {
 			return drc;
 		}
-		rc = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, tc);
-		nng_tls_config_free(tc); /* the dialer holds its own reference */
-		if (rc != 0) {
-			return bridge_tls_err(rc);
-		}
 	}
-	/* Non-blocking: the server may come up later; nng keeps redialling. */
-	if ((rc = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
-		return bridge_from_nng(rc);
-	}
-	return DX_OK;
+	return dialer_new(c, &c->dialer);
 }
 
 static int client_socket(struct bridge_client *c, const struct bridge_client_config *cfg)
@@ -248,6 +312,7 @@ int bridge_client_open(uv_loop_t *loop, const struct bridge_client_config *cfg,
 	return DX_OK;
 out:
 	bridge_hub_release_nng(h);
+	client_release(c);
 	bridge_hub_free(h);
 	return rc;
 }
