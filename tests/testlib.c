@@ -5,6 +5,7 @@
 #include "testlib.h"
 
 #include <ftw.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,4 +110,18 @@ void test_write_file(const char *path, const void *data, size_t len)
 		len -= (size_t)w;
 	}
 	close(fd);
+}
+
+void test_find_build_tree(void)
+{
+	char exe[1024];
+	if (getenv("DIVEX_BINARY_DIR") != NULL) {
+		return;
+	}
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0) {
+		return;
+	}
+	exe[n] = '\0';
+	setenv("DIVEX_BINARY_DIR", dirname(dirname(exe)), 1);
 }

@@ -16,6 +16,13 @@
 
 /* Creates a fresh directory under $TMPDIR; removed recursively at exit. */
 const char *test_tmpdir(void);
+/*
+ * Sets DIVEX_BINARY_DIR, where the tests find divex-relay, divexd and divex,
+ * to the build tree this program is in (BUILD/tests/PROGRAM), unless ctest
+ * or the caller has set it: for the fault campaigns, which tests/faults/run
+ * starts directly.
+ */
+void test_find_build_tree(void);
 /* Joins dir and name into a static rotating buffer (8 slots). */
 const char *test_path(const char *dir, const char *name);
 /* Source and build tree roots (from the environment ctest sets). */

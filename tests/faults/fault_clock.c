@@ -40,7 +40,6 @@
  * intercepts only clock functions. The figures go to standard output after
  * "clock:".
  */
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -573,24 +572,9 @@ static void test_envelope_skew(void **state)
 	expect_once(fra, mex, "from 20 minutes in MEX's future", 1);
 }
 
-/* Run outside ctest (tests/faults/run), the build tree is this program's grandparent. */
-static void find_build_tree(void)
-{
-	char exe[1024];
-	if (getenv("DIVEX_BINARY_DIR") != NULL) {
-		return;
-	}
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0) {
-		return;
-	}
-	exe[n] = '\0';
-	setenv("DIVEX_BINARY_DIR", dirname(dirname(exe)), 1);
-}
-
 int main(void)
 {
-	find_build_tree();
+	test_find_build_tree();
 	/* Figures on standard output must not wait behind a buffer when a test fails. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!find_faketime()) {

@@ -22,7 +22,6 @@
  * DIVEX_FAULTS_SEED=N runs the same plan again. The figures are printed on
  * standard output, one line per figure, after "crash:".
  */
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,24 +335,9 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Run outside ctest (tests/faults/run), the build tree is this program's grandparent. */
-static void find_build_tree(void)
-{
-	char exe[1024];
-	if (getenv("DIVEX_BINARY_DIR") != NULL) {
-		return;
-	}
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0) {
-		return;
-	}
-	exe[n] = '\0';
-	setenv("DIVEX_BINARY_DIR", dirname(dirname(exe)), 1);
-}
-
 int main(void)
 {
-	find_build_tree();
+	test_find_build_tree();
 	/* Figures on standard output must not wait behind a buffer when a test fails. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	const struct CMUnitTest tests[] = {

@@ -35,7 +35,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -702,25 +701,10 @@ static void test_node_disk_full_mid_attachment(void **state)
 	check_audit("the relay restarted");
 }
 
-/* Run outside ctest (tests/faults/run), the build tree is this program's grandparent. */
-static void find_build_tree(void)
-{
-	char exe[1024];
-	if (getenv("DIVEX_BINARY_DIR") != NULL) {
-		return;
-	}
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0) {
-		return;
-	}
-	exe[n] = '\0';
-	setenv("DIVEX_BINARY_DIR", dirname(dirname(exe)), 1);
-}
-
 int main(void)
 {
 	char why[256];
-	find_build_tree();
+	test_find_build_tree();
 	/* Figures on standard output must not wait behind a buffer when a test fails. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	const char *full = getenv("DIVEX_FAULTS_FULL");
