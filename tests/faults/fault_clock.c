@@ -572,11 +572,31 @@ static void test_envelope_skew(void **state)
 	expect_once(fra, mex, "from 20 minutes in MEX's future", 1);
 }
 
+/*
+ * libfaketime preloaded into an AddressSanitizer build of divexd can hang
+ * the daemon at start-up (its constructor and the sanitizer's interceptors
+ * wait on each other): seen in a fresh Debian chroot, not on every machine.
+ * The clock campaign therefore runs in the normal build only; the daemons'
+ * code it drives runs under the sanitizers in every other test.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define CLOCK_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CLOCK_UNDER_ASAN 1
+#endif
+#endif
+
 int main(void)
 {
 	test_find_build_tree();
 	/* Figures on standard output must not wait behind a buffer when a test fails. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
+#ifdef CLOCK_UNDER_ASAN
+	printf("SKIPPED: an AddressSanitizer build: libfaketime preloaded into it can hang "
+	       "divexd at start-up; run the clock campaign from the normal build\n");
+	return SKIP_STATUS;
+#endif
 	if (!find_faketime()) {
 		printf("SKIPPED: libfaketime is not installed (package faketime; or set "
 		       "DIVEX_FAKETIME_LIB to libfaketimeMT.so.1)\n");
