@@ -3,6 +3,7 @@
  */
 #include "netfix.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -267,6 +268,23 @@ void fnet_check_sequences(struct fnet *f, const struct tnode *n, const char *sen
 	json_decref(j);
 }
 
+/* How many files pid holds open (-1 if it cannot be told). */
+static int open_fds(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (d == NULL) {
+		return -1;
+	}
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		n += e->d_name[0] != '.';
+	}
+	closedir(d);
+	return n;
+}
+
 void fnet_check_health(struct fnet *f)
 {
 	struct tnet *t = &f->t;
@@ -286,6 +304,16 @@ void fnet_check_health(struct fnet *f)
 		}
 		if (proc_log_count(&n->proc, "ALARM") != 0) {
 			TN_FAIL(t, "%s: its log holds an ALARM", n->state);
+		}
+		/*
+		 * A wedged nng stops reaping closed pipes, and every divex command
+		 * then leaves a descriptor behind in the daemon: a few dozen is
+		 * normal, hundreds are a leak.
+		 */
+		int fds = open_fds(n->proc.pid);
+		if (fds > NF_FDS_MAX) {
+			TN_FAIL(t, "%s: divexd holds %d open files (at most %d expected)", n->state,
+				fds, NF_FDS_MAX);
 		}
 	}
 }

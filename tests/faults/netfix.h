@@ -22,6 +22,8 @@
 #include "nodes.h"
 
 #define NF_MIB (1024ull * 1024ull)
+/* Open files a healthy divexd holds at most (it needs about 25). */
+#define NF_FDS_MAX 200
 /* Messages one scenario may count by index. */
 #define NF_COUNT_MAX 512
 
@@ -60,8 +62,8 @@ void fnet_wait_receipted(struct fnet *f, const struct tnode *from, char ids[][33
 void fnet_check_sequences(struct fnet *f, const struct tnode *n, const char *sender);
 /*
  * The end of every scenario: each daemon answers `divex status` with no
- * alarm, no gap and no failed message, its log holds no ALARM, and the relay
- * runs.
+ * alarm, no gap and no failed message, its log holds no ALARM, it holds no
+ * more than NF_FDS_MAX open files, and the relay runs.
  */
 void fnet_check_health(struct fnet *f);
 /* The envelope id of the message "<subject>" from sender in n's inbox ("" if none). */
