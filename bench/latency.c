@@ -3,7 +3,7 @@
  *
  * One request outstanding: the time from handing an envelope to the client
  * to holding its verified receipt, through the node's relay client (as
- * divexd submits) and through the raw client (request signed beforehand,
+ * divexd submits) and through the raw client (request MACed beforehand,
  * one blocking nng exchange; the receipt is verified after the clock). Then
  * under load: the node client paced at half of the peak it reaches in the
  * same run with 64 in flight, open loop (each submission's latency counts

@@ -9,10 +9,11 @@
  * A submission counts only once its receipt has been verified by the
  * client. Two clients:
  *
- *   node client: daemon/node/relay_client.c, as divexd uses it: signs each
- *     request when it sends it, verifies every answer's checkpoint and every
- *     receipt, proves each newer checkpoint consistent in the background;
- *   raw client:  requests signed before the clock, nng contexts without the
+ *   node client: daemon/node/relay_client.c, as divexd uses it: MACs each
+ *     request under its session (PROTOCOL.md 12.2) when it sends it,
+ *     verifies every answer's checkpoint and every receipt, proves each
+ *     newer checkpoint consistent in the background;
+ *   raw client:  requests MACed under a session before the clock, nng contexts without the
  *     libuv bridge, receipts verified after the clock (one signature check
  *     per distinct checkpoint): the relay's own bound on this machine.
  *
@@ -209,7 +210,7 @@ int main(void)
 		printf("\nrelay durable throughput over %s\n", name);
 		bench_print_series("node client (relay_client, receipts verified)", "envelopes/s",
 				   &t->client);
-		bench_print_series("raw client (pre-signed, receipts verified after)",
+		bench_print_series("raw client (MACed beforehand, receipts verified after)",
 				   "envelopes/s", &t->raw);
 		bench_print_series("relay CPU per envelope, node client", "us", &t->relay_us);
 		bench_print_series("client process CPU per envelope, node client", "us",

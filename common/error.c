@@ -67,6 +67,7 @@ static const struct errdesc table[] = {
 	E(DX_ENOT_RECIPIENT, "this State is not a recipient of that envelope or attachment; nothing was released"),
 	E(DX_EDUPLICATE_ENTRY, "this roster entry is already known or older than the current one; nothing changed"),
 	E(DX_EINTERNAL, "internal error at the relay; the request was not carried out and can be retried; the operator should read the relay's log"),
+	E(DX_ESESSION, "the relay does not know this session (it restarted, or the session expired or was replaced); the node agrees a new one and sends the request again by itself"),
 	E(DX_EKEY_CHANGED, "this State's identity key differs from the one pinned for it; the pinned key stays in use: compare the new key's fingerprint with that State out of band (in person or by diplomatic note) and, only if it matches, run 'divex keys verify STATE FINGERPRINT'"),
 	E(DX_ENODAEMON, "the State's daemon is not running or its control socket is missing: start it with 'divexd run --home DIR' and check --home"),
 	E(DX_EFORBIDDEN, "your user has no role that allows this on this node: ask the node's administrator to add your user name to the [roles] section of divexd.conf and reload the daemon"),

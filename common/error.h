@@ -74,6 +74,7 @@ enum dx_err {
 	DX_ENOT_RECIPIENT = -97,
 	DX_EDUPLICATE_ENTRY = -98,
 	DX_EINTERNAL = -99,
+	DX_ESESSION = -101,
 	/* The roster mirror on a node. */
 	DX_EKEY_CHANGED = -100,
 	/* Local control socket (CLI <-> divexd). */

@@ -262,7 +262,18 @@ static int drop_groups(const struct harden_user *u, char *err, size_t errlen)
 	return DX_OK;
 }
 
-int harden_drop(const struct harden_user *u, char *err, size_t errlen)
+/* Changing ids sets the dumpable flag from fs.suid_dumpable: clear it again. */
+static int undumpable(char *err, size_t errlen)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		snprintf(err, errlen, "cannot clear the dumpable flag: %s", strerror(errno));
+		return DX_EIO;
+	}
+	return DX_OK;
+}
+
+/* Root becomes u: its groups, and u as real and effective user, saved as given. */
+static int become(const struct harden_user *u, uid_t saved, char *err, size_t errlen)
 {
 	int rc;
 	if (geteuid() != 0) {
@@ -272,46 +283,39 @@ int harden_drop(const struct harden_user *u, char *err, size_t errlen)
 	if ((rc = drop_groups(u, err, errlen)) != DX_OK) {
 		return rc;
 	}
-	if (setresuid(u->uid, u->uid, u->uid) != 0) {
+	if (setresuid(u->uid, u->uid, saved) != 0) {
 		snprintf(err, errlen, "cannot become %s: %s", u->name, strerror(errno));
 		return DX_EIO;
 	}
-	/* Changing ids set the dumpable flag from fs.suid_dumpable: clear it again. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-		snprintf(err, errlen, "cannot clear the dumpable flag: %s", strerror(errno));
-		return DX_EIO;
+	return DX_OK;
+}
+
+int harden_drop(const struct harden_user *u, char *err, size_t errlen)
+{
+	int rc;
+	if ((rc = become(u, u->uid, err, errlen)) != DX_OK ||
+	    (rc = undumpable(err, errlen)) != DX_OK) {
+		return rc;
 	}
 	return verify(u->uid, u->gid, err, errlen);
 }
 
 int harden_drop_begin(const struct harden_user *u, char *err, size_t errlen)
 {
-	int rc;
-	if (geteuid() != 0) {
-		snprintf(err, errlen, "only root can become %s", u->name);
-		return DX_EINVAL;
-	}
-	if ((rc = drop_groups(u, err, errlen)) != DX_OK) {
-		return rc;
-	}
 	/*
 	 * Root stays the saved user id, so the kernel keeps the permitted set
 	 * (the effective set empties with the effective id); it is cut down to
 	 * the one capability at once.
 	 */
-	if (setresuid(u->uid, u->uid, 0) != 0) {
-		snprintf(err, errlen, "cannot become %s: %s", u->name, strerror(errno));
-		return DX_EIO;
+	int rc = become(u, 0, err, errlen);
+	if (rc != DX_OK) {
+		return rc;
 	}
 	if (caps_set_only(CAP_NET_BIND_SERVICE) != DX_OK) {
 		snprintf(err, errlen, "cannot keep only CAP_NET_BIND_SERVICE: %s", strerror(errno));
 		return DX_EIO;
 	}
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-		snprintf(err, errlen, "cannot clear the dumpable flag: %s", strerror(errno));
-		return DX_EIO;
-	}
-	return DX_OK;
+	return undumpable(err, errlen);
 }
 
 int harden_drop_finish(int *done, char *err, size_t errlen)
@@ -331,9 +335,9 @@ int harden_drop_finish(int *done, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot give up the saved root id: %s", strerror(errno));
 		return DX_EIO;
 	}
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-		snprintf(err, errlen, "cannot clear the dumpable flag: %s", strerror(errno));
-		return DX_EIO;
+	int rc = undumpable(err, errlen);
+	if (rc != DX_OK) {
+		return rc;
 	}
 	*done = 1;
 	return verify(e, eg, err, errlen);

@@ -5,7 +5,8 @@
  * The key file holds the 32-byte seed behind an 8-byte magic ("divexsig"),
  * mode 0600, refused when group- or world-accessible, exactly as a State's
  * key file. It is not passphrase-sealed: the relay starts unattended, and its
- * key can only sign checkpoints, never open an envelope (THREAT-MODEL.md).
+ * key only signs checkpoints and session handshakes, never opens an envelope
+ * (THREAT-MODEL.md).
  * The secret lives in sodium_malloc'd memory.
  */
 #ifndef DIVEX_KEYS_SIGNER_H

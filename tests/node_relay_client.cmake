@@ -9,3 +9,8 @@ if(TARGET divex-relay)
     LIBS divex_relay_client divex_relay_testlib divex_seal TIMEOUT 300)
   add_dependencies(test_relay_client_data divex-relay)
 endif()
+if(TARGET divex-relay)
+  divex_add_test(test_session SOURCES relay/test_session.c relay/rc_fixture.c
+    LIBS divex_relay_client divex_relay_testlib divex_seal TIMEOUT 300)
+  add_dependencies(test_session divex-relay)
+endif()

@@ -18,3 +18,7 @@ divex_add_fuzzer(fuzz_relay_request ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_relay_
 if(TARGET divex_relay)
   divex_add_test(test_relay_replay SOURCES test_relay_replay.c LIBS divex_relay TIMEOUT 120)
 endif()
+
+# The request-session vector (PROTOCOL.md 12.2), computed by gen_session.py.
+divex_add_test(test_session_vector SOURCES vectors/test_session_vector.c
+  LIBS divex_core divex_keys PkgConfig::JANSSON TIMEOUT 60)

@@ -283,7 +283,7 @@ static void test_status_html(void **state)
 	assert_lacks(t, "<b>&x");
 	assert_has(t, "<svg ");
 	assert_has(t, "<title>5 envelopes, 0 to 9 s ago</title>");
-	assert_has(t, "<td>DX_ERATE</td><td class=\"n\">6</td>");
+	assert_has(t, "<td>DX_ERATE</td><td class=\"n\">7</td>");
 	assert_has(t, "<td>DX_EIO</td><td class=\"n\">7</td>");
 	free(t);
 	metrics_free(m);
@@ -301,10 +301,10 @@ static void test_status_json(void **state)
 	assert_string_equal(json_string_value(json_object_get(doc, "relay")),
 			    "<script>alert(\"x\")</script>\\x5c\\x0a&'");
 	assert_int_equal(json_integer_value(json_object_get(doc, "accepted_last_minute")), 5);
-	assert_int_equal(json_integer_value(json_object_get(doc, "requests_ok")), 13);
-	assert_int_equal(json_integer_value(json_object_get(doc, "requests_refused")), 6);
+	assert_int_equal(json_integer_value(json_object_get(doc, "requests_ok")), 14);
+	assert_int_equal(json_integer_value(json_object_get(doc, "requests_refused")), 7);
 	assert_int_equal(json_integer_value(json_object_get(doc, "requests_internal")), 7);
-	assert_int_equal(json_integer_value(json_object_get(doc, "errors_last_10_min")), 13);
+	assert_int_equal(json_integer_value(json_object_get(doc, "errors_last_10_min")), 14);
 	assert_int_equal(json_integer_value(json_object_get(doc, "states_unseen")), 1);
 	assert_int_equal(json_integer_value(json_object_get(doc, "states_backlog")), 1);
 	json_t *states = json_object_get(doc, "states");
@@ -325,7 +325,7 @@ static void test_status_text(void **state)
 	struct metrics *m = busy_metrics();
 	char *t = render(m, T0, metrics_render_status_text);
 	assert_has(t, "relay          <script>alert(\"x\")</script>\\x5c\\x0a&'\n");
-	assert_has(t, "errors 10 min  DX_ERATE 6 DX_EIO 7\n");
+	assert_has(t, "errors 10 min  DX_ERATE 7 DX_EIO 7\n");
 	assert_has(t, "attention      <b>&x MEX\n");
 	assert_has(t, "\nFRA ");
 	/* No line ends in blanks. */

@@ -84,6 +84,40 @@ static long status_field(const char *field)
 	return v;
 }
 
+void test_proc_status(const char *path, const char *key, char *out, size_t n)
+{
+	char line[256];
+	FILE *f = fopen(path, "r");
+	out[0] = '\0';
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, key, strlen(key)) == 0) {
+			snprintf(out, n, "%s", line + strlen(key));
+			out[strcspn(out, "\n")] = '\0';
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return lchown(path, chown_uid, chown_gid);
+}
+
+void test_chown_tree(const char *dir, uid_t uid, gid_t gid)
+{
+	chown_uid = uid;
+	chown_gid = gid;
+	assert_int_equal(nftw(dir, chown_one, 16, FTW_PHYS), 0);
+}
+
 long test_peak_rss_kib(void)
 {
 	return status_field("VmHWM");

@@ -7,6 +7,8 @@
 #ifndef DIVEX_TESTS_TESTLIB_H
 #define DIVEX_TESTS_TESTLIB_H
 
+#include <sys/types.h>
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +34,10 @@ const char *test_binary_dir(void);
 long test_peak_rss_kib(void);
 /* Current resident set size, in KiB (VmRSS). */
 long test_rss_kib(void);
+/* The text after key (e.g. "Uid:") on its line of a /proc status file, or "". */
+void test_proc_status(const char *path, const char *key, char *out, size_t n);
+/* Gives dir and everything under it (links not followed) to uid:gid. */
+void test_chown_tree(const char *dir, uid_t uid, gid_t gid);
 /* Writes len bytes to path (mode 0600), failing the test on error. */
 void test_write_file(const char *path, const void *data, size_t len);
 /* Asserts that an int-returning divex call succeeded, printing the error. */
@@ -50,5 +56,17 @@ void test_write_file(const char *path, const void *data, size_t len);
 			fail_msg("%s: got %s, want %s", #expr, dx_errname(rc_), dx_errname(want)); \
 		}                                                                                 \
 	} while (0)
+
+/* 1 in a build with AddressSanitizer (gcc or clang), else 0. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_UNDER_ASAN 1
+#endif
+#endif
+#ifndef TEST_UNDER_ASAN
+#define TEST_UNDER_ASAN 0
+#endif
 
 #endif

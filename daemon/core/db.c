@@ -155,13 +155,26 @@ sqlite3 *db_handle(struct db *db)
 	return db->h;
 }
 
+static sqlite3_stmt *cache_hit(struct db *db, size_t i)
+{
+	sqlite3_reset(db->cache[i].stmt);
+	sqlite3_clear_bindings(db->cache[i].stmt);
+	return db->cache[i].stmt;
+}
+
 int db_stmt(struct db *db, const char *sql, sqlite3_stmt **out)
 {
+	/* Callers pass string literals: comparing pointers first finds a
+	 * statement without a string comparison per cached entry. */
 	for (size_t i = 0; i < db->n_cache; i++) {
-		if (db->cache[i].sql == sql || strcmp(db->cache[i].sql, sql) == 0) {
-			sqlite3_reset(db->cache[i].stmt);
-			sqlite3_clear_bindings(db->cache[i].stmt);
-			*out = db->cache[i].stmt;
+		if (db->cache[i].sql == sql) {
+			*out = cache_hit(db, i);
+			return DX_OK;
+		}
+	}
+	for (size_t i = 0; i < db->n_cache; i++) {
+		if (strcmp(db->cache[i].sql, sql) == 0) {
+			*out = cache_hit(db, i);
 			return DX_OK;
 		}
 	}
@@ -183,15 +196,28 @@ int db_stmt(struct db *db, const char *sql, sqlite3_stmt **out)
 	return DX_OK;
 }
 
+int db_run(struct db *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int rc = db_stmt(db, sql, &st);
+	if (rc != DX_OK) {
+		return rc;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	}
+	sqlite3_reset(st);
+	return db_from_sqlite(rc);
+}
+
 int db_begin(struct db *db)
 {
-	return db_exec(db, "BEGIN IMMEDIATE");
+	return db_run(db, "BEGIN IMMEDIATE");
 }
 
 int db_commit(struct db *db, uint64_t *elapsed_ns)
 {
 	uint64_t t0 = db_now_ns();
-	int rc = db_exec(db, "COMMIT");
+	int rc = db_run(db, "COMMIT");
 	if (elapsed_ns != NULL) {
 		*elapsed_ns = db_now_ns() - t0;
 	}

@@ -26,6 +26,9 @@ struct db;
 int db_open(const char *path, const char *schema, int version, struct db **out) DX_MUST_CHECK;
 void db_close(struct db *db);
 sqlite3 *db_handle(struct db *db);
+/* Runs one statement with no results through the statement cache (for the
+ * transaction and savepoint statements a daemon runs again and again). */
+int db_run(struct db *db, const char *sql) DX_MUST_CHECK;
 
 /* Runs a script of statements with no results. */
 int db_exec(struct db *db, const char *sql) DX_MUST_CHECK;

@@ -208,6 +208,39 @@ size_t relay_client_in_flight(const struct relay_client *c)
 	return c->in_flight;
 }
 
+void relay_client_describe_in_flight(const struct relay_client *c, char *buf, size_t len)
+{
+	static const char *const names[N_OP_KINDS] = {
+		[OP_SUBMIT] = "submit",		[OP_LIST] = "list",
+		[OP_FETCH] = "fetch",		[OP_ACK] = "ack",
+		[OP_ROSTER] = "roster",		[OP_PUBLISH] = "publish",
+		[OP_UPLOAD] = "upload",		[OP_DOWNLOAD] = "download",
+		[OP_SYNC] = "sync",		[OP_CONSISTENCY] = "consistency",
+		[OP_PROVE_SYNC] = "prove-sync", [OP_PROVE_PROOF] = "prove-proof",
+		[OP_STATEMENTS] = "statements", [OP_PROOF] = "proof",
+		[OP_SESSION] = "session",
+	};
+	size_t at = 0;
+	if (len == 0) {
+		return;
+	}
+	buf[0] = '\0';
+	for (size_t k = 0; k < N_OP_KINDS; k++) {
+		if (c->in_flight_kind[k] == 0) {
+			continue;
+		}
+		int w = snprintf(buf + at, len - at, "%s%s %zu", at > 0 ? ", " : "", names[k],
+				 c->in_flight_kind[k]);
+		if (w < 0 || (size_t)w >= len - at) {
+			return; /* truncated: the start is the useful part */
+		}
+		at += (size_t)w;
+	}
+	if (at == 0) {
+		snprintf(buf, len, "none");
+	}
+}
+
 /* The client's own proof request: no user callback. */
 static void finish_consistency(struct op *op, int rc, const Dx__RelayResponse *r)
 {
@@ -261,6 +294,8 @@ static int decode(const struct op *op, const uint8_t *data, size_t len, Dx__Rela
 	return DX_OK;
 }
 
+static int resend_signed(struct relay_client *c, struct op *op);
+
 static void on_reply(void *arg, int rc, const uint8_t *data, size_t len)
 {
 	struct op *op = arg;
@@ -269,6 +304,7 @@ static void on_reply(void *arg, int rc, const uint8_t *data, size_t len)
 	struct cp_slot s;
 
 	c->in_flight--;
+	c->in_flight_kind[op->kind]--;
 	if (rc == DX_OK) {
 		rc = decode(op, data, len, &r);
 	}
@@ -283,8 +319,23 @@ static void on_reply(void *arg, int rc, const uint8_t *data, size_t len)
 	if (rc == DX_OK && r->status != 0) {
 		rc = r->status;
 	}
+	if (rc == DX_ESESSION && op->mac && !c->closing) {
+		/* The relay forgot the session (it restarted, or the session
+		 * expired): the same request again, signed. It was refused
+		 * before the relay recorded it, so this is not a replay. */
+		relay_client_session_lost(c, op);
+		if (r != NULL) {
+			protobuf_c_message_free_unpacked(&r->base, NULL);
+		}
+		if ((rc = resend_signed(c, op)) == DX_OK) {
+			return;
+		}
+		r = NULL;
+	}
 	if (op->kind == OP_CONSISTENCY) {
 		finish_consistency(op, rc, rc == DX_OK ? r : NULL);
+	} else if (op->kind == OP_SESSION) {
+		relay_client_session_finish(op, rc, rc == DX_OK ? r : NULL);
 	} else if (op->kind == OP_PROVE_SYNC || op->kind == OP_PROVE_PROOF) {
 		relay_client_prove_finish(op, rc, rc == DX_OK ? r : NULL);
 	} else {
@@ -312,6 +363,7 @@ struct op *relay_client_op_new(struct relay_client *c, enum op_kind kind, void *
 void relay_client_op_free(struct op *op)
 {
 	free(op->request);
+	free(op->body);
 	free(op->entry);
 	if (op->prove != NULL) {
 		relay_client_prove_free(op->prove);
@@ -319,31 +371,64 @@ void relay_client_op_free(struct op *op)
 	free(op);
 }
 
-/* Signs body with the node's key, carrying the latest checkpoint, and queues it. */
+/* Hands an authenticated request to the bridge; op owns req from then on. */
+static int send_request(struct relay_client *c, struct op *op, uint8_t *req, size_t len)
+{
+	int rc = bridge_client_request(c->bridge, req, len, on_reply, op);
+	if (rc != DX_OK) {
+		free(req);
+		return rc;
+	}
+	free(op->request);
+	op->request = req;
+	op->request_len = len;
+	c->sent = 1;
+	c->in_flight++;
+	c->in_flight_kind[op->kind]++;
+	return DX_OK;
+}
+
+/*
+ * Serializes body carrying the latest checkpoint, authenticates it with the
+ * session's MAC or the node's signature (relay_client_session.c) and
+ * queues it.
+ */
 static int send_op(struct relay_client *c, struct op *op, Dx__RequestBody *body)
 {
-	uint8_t *req = NULL;
-	size_t len;
+	uint8_t *bytes = NULL, *req = NULL;
+	size_t blen, len;
 	randombytes_buf(op->request_id, sizeof(op->request_id));
 	body->request_id = (ProtobufCBinaryData){ sizeof(op->request_id), op->request_id };
 	body->time_ms = 0;
 	body->checkpoint =
 		c->latest.set ? (ProtobufCBinaryData){ c->latest.len, (uint8_t *)c->latest.text }
 			      : (ProtobufCBinaryData){ 0, NULL };
-	int rc = relay_request_sign(c->keys, body, &req, &len);
-	if (rc != DX_OK) {
-		return rc;
+	int rc = relay_request_pack(keys_state(c->keys), body, op->request_id, &bytes, &blen);
+	if (rc == DX_OK) {
+		rc = relay_client_wrap(c, op, bytes, blen, &req, &len);
 	}
-	rc = bridge_client_request(c->bridge, req, len, on_reply, op);
-	if (rc != DX_OK) {
-		free(req);
-		return rc;
+	if (rc == DX_OK) {
+		rc = send_request(c, op, req, len);
 	}
-	op->request = req;
-	op->request_len = len;
-	c->sent = 1;
-	c->in_flight++;
-	return DX_OK;
+	if (rc == DX_OK && op->mac) {
+		op->body = bytes;
+		op->body_len = blen;
+		bytes = NULL;
+	}
+	free(bytes);
+	return rc;
+}
+
+static int resend_signed(struct relay_client *c, struct op *op)
+{
+	uint8_t *req = NULL;
+	size_t len;
+	int rc = relay_request_wrap_signed(c->keys, op->body, op->body_len, &req, &len);
+	if (rc == DX_OK) {
+		op->mac = 0;
+		rc = send_request(c, op, req, len);
+	}
+	return rc;
 }
 
 int relay_client_op_queue(struct relay_client *c, struct op *op, Dx__RequestBody *body)
@@ -398,8 +483,14 @@ int relay_client_open(uv_loop_t *loop, const struct relay_client_config *cfg,
 		.timeout_ms = cfg->timeout_ms,
 		.tls = { .ca_file = cfg->tls_ca_file, .server_name = cfg->tls_server_name },
 	};
-	int rc = bridge_client_open(loop, &bc, &c->bridge);
+	int rc = relay_client_session_open(c);
 	if (rc != DX_OK) {
+		free(c);
+		return rc;
+	}
+	rc = bridge_client_open(loop, &bc, &c->bridge);
+	if (rc != DX_OK) {
+		relay_client_session_free(c);
 		free(c);
 		return rc;
 	}
@@ -412,6 +503,7 @@ static void bridge_closed(void *arg)
 	struct relay_client *c = arg;
 	void (*done)(void *) = c->done;
 	void *done_arg = c->done_arg;
+	relay_client_session_free(c);
 	free(c);
 	if (done != NULL) {
 		done(done_arg);

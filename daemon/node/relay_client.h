@@ -140,6 +140,9 @@ struct relay_client_stats {
 	uint64_t proof_requests; /* consistency proofs asked of the relay */
 	uint64_t adopted;	 /* checkpoints adopted after the first */
 	uint64_t alarms;
+	uint64_t sessions;	   /* request sessions agreed with the relay */
+	uint64_t sessions_lost;	   /* requests the relay refused for an unknown session */
+	uint64_t session_failures; /* handshakes refused, failed or not checked */
 };
 void relay_client_stats(const struct relay_client *c, struct relay_client_stats *out);
 /*
@@ -149,6 +152,11 @@ void relay_client_stats(const struct relay_client *c, struct relay_client_stats 
  * is on its way out.
  */
 size_t relay_client_in_flight(const struct relay_client *c);
+/*
+ * The same requests by operation, for a log line ("submit 2, list 1"): at
+ * most len bytes with the NUL; "none" when nothing is in flight.
+ */
+void relay_client_describe_in_flight(const struct relay_client *c, char *buf, size_t len);
 
 /* Submits an envelope this node sealed; the receipt proves its accepted leaf. */
 int relay_client_submit(struct relay_client *c, const uint8_t *envelope, size_t len,
@@ -246,6 +254,8 @@ int relay_client_consistency(struct relay_client *c, uint64_t old_size, uint64_t
 /*
  * The receipt checks the operations use, exposed for tests and audits: 0, or
  * DX_EPROOF when the receipt does not prove the leaf under the relay's key.
+ * (The operations run the same checks, skipping the signature of a
+ * checkpoint the client already verified.)
  */
 int relay_client_verify_accepted(const struct relay_identity *id,
 				 const uint8_t digest[static ENVELOPE_HASH_LEN], const char *sender,

@@ -24,6 +24,7 @@ enum op_kind {
 	OP_PROVE_PROOF, /* relay_client_prove: consistency of the given one with it */
 	OP_STATEMENTS,	/* relay_client_statements */
 	OP_PROOF,	/* relay_client_consistency: a user's consistency proof */
+	OP_SESSION,	/* relay_client_session.c: a handshake */
 	N_OP_KINDS,
 };
 
@@ -47,6 +48,11 @@ struct relay_client {
 	int sent; /* a request went out: too late to seed the latest checkpoint */
 	int closing;
 	size_t in_flight; /* requests sent and not yet answered, proofs included */
+	size_t in_flight_kind[N_OP_KINDS]; /* the same, by operation */
+	/* Request sessions (relay_client_session.c); times on this node's clock. */
+	struct relay_client_session *sess; /* sodium_malloc'd */
+	int sess_ready, sess_pending;
+	uint64_t sess_expires_ms, sess_renew_ms, sess_retry_ms;
 	struct relay_client_stats stats;
 	void (*done)(void *arg);
 	void *done_arg;
@@ -69,8 +75,14 @@ struct op {
 	} cb;
 	void *arg;
 	uint8_t request_id[RELAY_REQUEST_ID_LEN];
-	uint8_t *request; /* the signed request exactly as sent */
+	uint8_t *request; /* the request exactly as sent */
 	size_t request_len;
+	/* A request sent with a session MAC keeps its body, to be signed and
+	 * sent again should the relay have forgotten the session. */
+	int mac;
+	uint8_t session[RELAY_SESSION_ID_LEN];
+	uint8_t *body;
+	size_t body_len;
 	uint8_t *entry; /* publish: a copy of the entry, to rebuild the leaf */
 	size_t entry_len;
 	uint8_t digest[ENVELOPE_HASH_LEN];
@@ -83,6 +95,21 @@ struct op {
 /* relay_client_audit.c: the finishers of OP_STATEMENTS and OP_PROOF. */
 void relay_client_finish_statements(struct op *op, int rc, const Dx__RelayResponse *r);
 void relay_client_finish_proof(struct op *op, int rc, const Dx__RelayResponse *r);
+
+/* relay_client_session.c */
+int relay_client_session_open(struct relay_client *c) DX_MUST_CHECK;
+void relay_client_session_free(struct relay_client *c);
+/*
+ * Wraps a serialized body for op: with the session's MAC when one is live and
+ * op may use it (op->mac, op->session), else signed; starts a handshake when
+ * one is due.
+ */
+int relay_client_wrap(struct relay_client *c, struct op *op, const uint8_t *body, size_t len,
+		      uint8_t **out, size_t *out_len) DX_MUST_CHECK;
+/* Finishes OP_SESSION. */
+void relay_client_session_finish(struct op *op, int rc, const Dx__RelayResponse *r);
+/* The relay answered DX_ESESSION to op: forgets op's session if still in use. */
+void relay_client_session_lost(struct relay_client *c, const struct op *op);
 
 /* relay_client_peer.c: finishes OP_PROVE_*; frees nothing but what it allocated. */
 void relay_client_prove_finish(struct op *op, int rc, const Dx__RelayResponse *r);

@@ -21,9 +21,37 @@ static int as_proof_error(int rc)
 	return rc == DX_OK ? DX_OK : DX_EPROOF;
 }
 
-int relay_client_verify_accepted(const struct relay_identity *id,
-				 const uint8_t digest[static ENVELOPE_HASH_LEN], const char *sender,
-				 const char *recipient, const Dx__Receipt *r)
+/*
+ * A receipt proves leaf. cp, when not NULL, is the receipt's checkpoint
+ * already verified under the pinned key (known_checkpoint()); otherwise the
+ * checkpoint's signature is checked here. The inclusion proof is checked
+ * every time.
+ */
+static int proves(const struct relay_identity *id, const struct checkpoint *cp,
+		  const Dx__Receipt *r, const uint8_t *leaf, size_t n)
+{
+	return as_proof_error(cp != NULL ? relay_receipt_verify_in(r, leaf, n, cp)
+					 : relay_receipt_verify(r, leaf, n, id, NULL));
+}
+
+/*
+ * The receipt's checkpoint, when the client holds it: it is nearly always
+ * the one the answer carried, which on_reply() verified, so its signature
+ * is not checked twice. NULL when the client does not hold it.
+ */
+static const struct checkpoint *known_checkpoint(const struct relay_client *c,
+						 const Dx__Receipt *r, struct cp_slot *s)
+{
+	if (r == NULL ||
+	    relay_client_parse_checkpoint(c, r->checkpoint.data, r->checkpoint.len, s) != DX_OK) {
+		return NULL;
+	}
+	return &s->cp;
+}
+
+static int check_accepted(const struct relay_identity *id, const struct checkpoint *cp,
+			  const uint8_t digest[static ENVELOPE_HASH_LEN], const char *sender,
+			  const char *recipient, const Dx__Receipt *r)
 {
 	uint8_t leaf[RELAY_LEAF_MAX];
 	if (r == NULL || r->salt.len != RELAY_SALT_LEN || !dx_state_valid(sender) ||
@@ -31,36 +59,52 @@ int relay_client_verify_accepted(const struct relay_identity *id,
 		return DX_EPROOF;
 	}
 	size_t n = relay_leaf_accepted(leaf, digest, sender, recipient, r->salt.data, r->time_ms);
-	return as_proof_error(relay_receipt_verify(r, leaf, n, id, NULL));
+	return proves(id, cp, r, leaf, n);
 }
 
-int relay_client_verify_statement(const struct relay_identity *id, enum relay_leaf_kind kind,
-				  const uint8_t digest[static ENVELOPE_HASH_LEN],
-				  const uint8_t *request, size_t request_len, const Dx__Receipt *r)
+static int check_statement(const struct relay_identity *id, const struct checkpoint *cp,
+			   enum relay_leaf_kind kind, const uint8_t digest[static ENVELOPE_HASH_LEN],
+			   const uint8_t *request, size_t request_len, const Dx__Receipt *r)
 {
 	uint8_t leaf[RELAY_LEAF_MAX];
 	if (r == NULL || (kind != RELAY_LEAF_FETCHED && kind != RELAY_LEAF_ACKED)) {
 		return DX_EPROOF;
 	}
 	size_t n = relay_leaf_statement(leaf, kind, digest, request, request_len, r->time_ms);
-	return as_proof_error(relay_receipt_verify(r, leaf, n, id, NULL));
+	return proves(id, cp, r, leaf, n);
+}
+
+int relay_client_verify_accepted(const struct relay_identity *id,
+				 const uint8_t digest[static ENVELOPE_HASH_LEN], const char *sender,
+				 const char *recipient, const Dx__Receipt *r)
+{
+	return check_accepted(id, NULL, digest, sender, recipient, r);
+}
+
+int relay_client_verify_statement(const struct relay_identity *id, enum relay_leaf_kind kind,
+				  const uint8_t digest[static ENVELOPE_HASH_LEN],
+				  const uint8_t *request, size_t request_len, const Dx__Receipt *r)
+{
+	return check_statement(id, NULL, kind, digest, request, request_len, r);
 }
 
 /*
  * The roster leaf records the node's status, which the node does not learn
  * from the answer; it can only be one of the two that may publish.
  */
-static int verify_roster_leaf(const struct relay_identity *id, const char *state,
+static int verify_roster_leaf(const struct relay_client *c, const char *state,
 			      const uint8_t *entry, size_t len, const Dx__Receipt *r)
 {
 	static const uint32_t statuses[] = { RELAY_STATUS_PARTY, RELAY_STATUS_SIGNATORY };
 	uint8_t leaf[RELAY_LEAF_MAX];
+	struct cp_slot s;
 	if (r == NULL) {
 		return DX_EPROOF;
 	}
+	const struct checkpoint *cp = known_checkpoint(c, r, &s);
 	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
 		size_t n = relay_leaf_roster(leaf, state, statuses[i], entry, len, r->time_ms);
-		if (relay_receipt_verify(r, leaf, n, id, NULL) == DX_OK) {
+		if (proves(&c->relay, cp, r, leaf, n) == DX_OK) {
 			return DX_OK;
 		}
 	}
@@ -90,10 +134,11 @@ static int receipt_info(const Dx__Receipt *r, int with_salt, struct relay_receip
 static void finish_submit(struct op *op, int rc, const Dx__RelayResponse *r)
 {
 	struct relay_receipt_info info;
+	struct cp_slot s;
 	uint8_t *buf = NULL;
 	if (rc == DX_OK) {
-		rc = relay_client_verify_accepted(&op->c->relay, op->digest, op->sender,
-						  op->recipient, r->receipt);
+		rc = check_accepted(&op->c->relay, known_checkpoint(op->c, r->receipt, &s),
+				    op->digest, op->sender, op->recipient, r->receipt);
 	}
 	if (rc == DX_OK) {
 		rc = receipt_info(r->receipt, 1, &info, &buf);
@@ -129,6 +174,14 @@ static void finish_list(struct op *op, int rc, const Dx__RelayResponse *r)
 	free(mail);
 }
 
+/* The receipt proves the leaf over this operation's own signed request. */
+static int statement_proves(const struct op *op, enum relay_leaf_kind kind, const Dx__Receipt *r)
+{
+	struct cp_slot s;
+	return check_statement(&op->c->relay, known_checkpoint(op->c, r, &s), kind, op->digest,
+			       op->request, op->request_len, r);
+}
+
 /* The fetched bytes must be the envelope asked for, addressed to this node. */
 static int check_fetched(const struct op *op, const Dx__RelayResponse *r)
 {
@@ -144,8 +197,7 @@ static int check_fetched(const struct op *op, const Dx__RelayResponse *r)
 	if (r->receipt == NULL || r->receipt->salt.len != RELAY_SALT_LEN) {
 		return DX_EPROOF;
 	}
-	return relay_client_verify_statement(&op->c->relay, RELAY_LEAF_FETCHED, op->digest,
-					     op->request, op->request_len, r->receipt);
+	return statement_proves(op, RELAY_LEAF_FETCHED, r->receipt);
 }
 
 static void finish_fetch(struct op *op, int rc, const Dx__RelayResponse *r)
@@ -171,8 +223,7 @@ static void finish_ack(struct op *op, int rc, const Dx__RelayResponse *r)
 	struct relay_receipt_info info;
 	uint8_t *buf = NULL;
 	if (rc == DX_OK) {
-		rc = relay_client_verify_statement(&op->c->relay, RELAY_LEAF_ACKED, op->digest,
-						   op->request, op->request_len, r->receipt);
+		rc = statement_proves(op, RELAY_LEAF_ACKED, r->receipt);
 	}
 	if (rc == DX_OK) {
 		rc = receipt_info(r->receipt, 0, &info, &buf);
@@ -186,7 +237,7 @@ static void finish_publish(struct op *op, int rc, const Dx__RelayResponse *r)
 	struct relay_receipt_info info;
 	uint8_t *buf = NULL;
 	if (rc == DX_OK) {
-		rc = verify_roster_leaf(&op->c->relay, keys_state(op->c->keys), op->entry,
+		rc = verify_roster_leaf(op->c, keys_state(op->c->keys), op->entry,
 					op->entry_len, r->receipt);
 	}
 	if (rc == DX_OK) {

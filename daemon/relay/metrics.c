@@ -48,6 +48,7 @@ static const char *const op_names[METRICS_OP_COUNT] = {
 	[METRICS_OP_INCLUSION] = "inclusion",
 	[METRICS_OP_CONSISTENCY] = "consistency",
 	[METRICS_OP_STATEMENTS] = "statements",
+	[METRICS_OP_SESSION] = "session",
 	[METRICS_OP_ADMIN] = "admin",
 };
 

@@ -10,8 +10,8 @@
  *
  * Files: relay_store.c (schema and queries), relay_log.c (audit log and
  * checkpoints), relay_roster.c (admission and the roster cache),
- * relay_ops.c (request pipeline and handlers), relay_batch.c (group
- * commit), relay_attach.c (attachment pieces), relay_statements.c (the
+ * relay_ops.c (request pipeline and handlers), relay_session.c (request
+ * sessions), relay_batch.c (group commit), relay_attach.c (attachment pieces), relay_statements.c (the
  * recipient's logged requests, for audit dossiers), relay_server.c (loop,
  * signals, admin socket), relay_main.c (command line).
  */
@@ -34,6 +34,12 @@
 #define RELAY_STATE_SLOTS (26 * 26 * 26)
 /* Long-polls one State may hold open at once. */
 #define RELAY_PARKED_MAX 2
+/* Sessions one State may hold at once, and how long one lasts
+ * (relay_session.c). */
+#define RELAY_SESSIONS_PER_MEMBER 4
+#define RELAY_SESSION_LIFETIME_MS (60ull * 60 * 1000)
+
+struct relay_sessions;
 
 struct relay_member {
 	uint8_t present;
@@ -52,6 +58,8 @@ struct relay_member {
 	 * is checked against both, without reading the mailbox). */
 	uint64_t mbox_n, mbox_bytes;
 	uint64_t mbox_pending_n, mbox_pending_bytes;
+	/* Request sessions (relay_session.c), allocated at the first handshake. */
+	struct relay_sessions *sessions;
 };
 
 /* A request in flight: parsed, authenticated, waiting for its answer. */
@@ -124,6 +132,8 @@ struct relay {
 	uv_signal_t sigterm, sigint, sighup;
 	int stopping;
 	int exit_code;
+	/* The Merkle nodes most recently written or read (relay_store.c). */
+	struct relay_node_cache *node_cache;
 };
 
 /* Roster status as the metrics know it. */
@@ -151,6 +161,8 @@ void relay_logf(const struct relay *r, const char *fmt, ...) __attribute__((form
 /* relay_store.c */
 int relay_store_open(struct relay *r, const char *path) DX_MUST_CHECK;
 int relay_store_merkle_ops(struct relay *r, const struct merkle_store_ops **ops, void **ctx);
+/* Empties the Merkle node cache (after a failed COMMIT). */
+void relay_store_forget_nodes(struct relay *r);
 
 /* relay_log.c */
 int relay_log_open(struct relay *r) DX_MUST_CHECK;
@@ -197,6 +209,16 @@ int relay_apply_write(struct relay *r, struct relay_op *op);
 
 /* relay_statements.c: the statements operation, a read (PROTOCOL.md 12.4). */
 int relay_op_statements(struct relay *r, struct relay_op *op);
+
+/* relay_session.c: the session operation (a read: it stores nothing durable). */
+int relay_op_session(struct relay *r, struct relay_op *op);
+/*
+ * Step 3 of PROTOCOL.md 12.3 for a request with a MAC: DX_ESESSION when m
+ * holds no such live session agreed under its current identity key,
+ * DX_EREQ_SIG when the operation must be signed or the MAC is wrong.
+ */
+int relay_session_check(struct relay_member *m, const struct relay_request *req, uint64_t now);
+void relay_sessions_free(struct relay *r);
 
 /* relay_attach.c */
 int relay_attach_upload(struct relay *r, struct relay_op *op) DX_MUST_CHECK;

@@ -304,12 +304,12 @@ int relay_apply_write(struct relay *r, struct relay_op *op)
 static void apply_one(struct relay *r, struct relay_op *op)
 {
 	uint64_t size = r->log.size;
-	if (db_exec(r->db, "SAVEPOINT op") != DX_OK) {
+	if (db_run(r->db, "SAVEPOINT op") != DX_OK) {
 		op->status = DX_EINTERNAL;
 		return;
 	}
 	op->status = relay_apply_write(r, op);
-	if (op->status == DX_OK && db_exec(r->db, "RELEASE op") == DX_OK) {
+	if (op->status == DX_OK && db_run(r->db, "RELEASE op") == DX_OK) {
 		return;
 	}
 	/* Undo this operation only; the rest of the batch goes on. A failure
@@ -318,7 +318,7 @@ static void apply_one(struct relay *r, struct relay_op *op)
 	if (op->status == DX_OK) {
 		op->status = DX_EINTERNAL;
 	}
-	if (db_exec(r->db, "ROLLBACK TO op") != DX_OK || db_exec(r->db, "RELEASE op") != DX_OK) {
+	if (db_run(r->db, "ROLLBACK TO op") != DX_OK || db_run(r->db, "RELEASE op") != DX_OK) {
 		op->status = DX_EINTERNAL;
 	}
 	r->log.size = size;
@@ -361,6 +361,10 @@ void relay_batch_flush_now(struct relay *r)
 		rc = relay_log_checkpoint(r);
 	} else {
 		r->log.size = size0;
+		/* The size check alone keeps the Merkle node cache right
+		 * (relay_store.c); emptying it after so rare a failure costs
+		 * nothing and leaves nothing to reason about. */
+		relay_store_forget_nodes(r);
 		/* A publish in the batch changed its member in memory: the
 		 * members are read again from what the store holds. */
 		if (relay_roster_load(r) != DX_OK) {

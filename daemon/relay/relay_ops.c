@@ -3,7 +3,8 @@
  *
  * Every request passes, in this order (PROTOCOL.md 12.3): strict decoding,
  * membership and status of the requesting State, its signature under the
- * admitted identity key, the time window, the replay cache, the rate limit.
+ * admitted identity key or its session's MAC (relay_session.c), the time
+ * window, the replay cache, the rate limit.
  * Only then is it dispatched through a table indexed by operation. Reads are
  * answered at once; writes are checked as far as they can be without the
  * store's transaction and then join the group-commit batch (relay_batch.c).
@@ -45,6 +46,7 @@ static const struct {
 	[DX__REQUEST_BODY__OP_INCLUSION] = { METRICS_OP_INCLUSION, op_inclusion },
 	[DX__REQUEST_BODY__OP_CONSISTENCY] = { METRICS_OP_CONSISTENCY, op_consistency },
 	[DX__REQUEST_BODY__OP_STATEMENTS] = { METRICS_OP_STATEMENTS, relay_op_statements },
+	[DX__REQUEST_BODY__OP_SESSION] = { METRICS_OP_SESSION, relay_op_session },
 };
 #define N_OPS (sizeof(OPS) / sizeof(OPS[0]))
 
@@ -181,7 +183,8 @@ static int rate_ok(struct relay *r, struct relay_member *m, uint64_t now)
 static void check_work(uv_work_t *w)
 {
 	struct relay_op *op = w->data;
-	op->sig_rc = relay_request_verify(&op->req, op->checked_pk);
+	/* A request with a session MAC was checked on the loop. */
+	op->sig_rc = op->req.has_mac ? DX_OK : relay_request_verify(&op->req, op->checked_pk);
 	if (op->sig_rc != DX_OK || op->op != DX__REQUEST_BODY__OP_SUBMIT ||
 	    op->req.body->submit == NULL) {
 		return;
@@ -233,12 +236,10 @@ static int authenticate(struct relay *r, struct relay_op *op, uint64_t now)
 	return DX_OK;
 }
 
-static void check_done(uv_work_t *w, int status)
+/* Steps 4-7, then the operation, for a request whose authentication step
+ * ended with rc. */
+static void checked(struct relay *r, struct relay_op *op, int rc)
 {
-	struct relay_op *op = w->data;
-	struct relay *r = op->relay;
-	r->checking--;
-	int rc = status != 0 || r->stopping ? DX_ECLOSED : op->sig_rc;
 	if (rc == DX_OK) {
 		rc = authenticate(r, op, dx_now_ms());
 	}
@@ -253,6 +254,14 @@ static void check_done(uv_work_t *w, int status)
 		op->status = rc;
 		relay_op_reply(op);
 	}
+}
+
+static void check_done(uv_work_t *w, int status)
+{
+	struct relay_op *op = w->data;
+	struct relay *r = op->relay;
+	r->checking--;
+	checked(r, op, status != 0 || r->stopping ? DX_ECLOSED : op->sig_rc);
 	if (r->checking == 0) {
 		relay_batch_schedule(r);
 	}
@@ -288,6 +297,15 @@ void relay_handle_request(void *arg, struct bridge_request *breq, const uint8_t 
 		return;
 	}
 	memcpy(op->checked_pk, m->identity_pk, KEYS_SIGN_PK_LEN);
+	if (op->req.has_mac) {
+		/* Step 3 by the session's MAC, here: it costs less than a hand-off. */
+		rc = relay_session_check(m, &op->req, dx_now_ms());
+		if (rc != DX_OK || op->op != DX__REQUEST_BODY__OP_SUBMIT) {
+			checked(r, op, rc);
+			return;
+		}
+		/* A submission's outer signature is still checked off the loop. */
+	}
 	op->work.data = op;
 	if (uv_queue_work(r->loop, &op->work, check_work, check_done) != 0) {
 		reply_error(op, DX_EINTERNAL);

@@ -52,16 +52,6 @@
 #include "nodes.h"
 #include "testlib.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
 
 #define SKIP_STATUS 77
 #define QUEUED 2
@@ -133,7 +123,7 @@ static void fake_env_set(const char *spec)
 	setenv("LD_PRELOAD", FAKETIME_LIB, 1);
 	setenv("FAKETIME", spec, 1);
 	setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
-	if (UNDER_ASAN) {
+	if (TEST_UNDER_ASAN) {
 		snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
 			 HAD_ASAN ? SAVED_ASAN : "", HAD_ASAN ? ":" : "");
 		setenv("ASAN_OPTIONS", asan, 1);
@@ -206,29 +196,13 @@ static int true_clocks(void **state)
 
 /* ---- helpers ---- */
 
-/* The outbox item of id on n (a new reference), or NULL. */
-static json_t *outbox_item(const struct tnode *n, const char *id)
-{
-	json_t *j = TN_CLI_OK(&NET, n, "outbox");
-	json_t *items = json_object_get(j, "items"), *found = NULL;
-	for (size_t i = 0; i < json_array_size(items); i++) {
-		json_t *it = json_array_get(items, i);
-		if (strcmp(tj_str(it, "message_id"), id) == 0) {
-			found = json_incref(it);
-			break;
-		}
-	}
-	json_decref(j);
-	return found;
-}
-
 /* Waits until id's last error on n is code, the message still waiting. */
 static void wait_outbox_error(const struct tnode *n, const char *id, int code)
 {
 	long end = tn_now_ms() + TN_DELIVER_MS;
 	long long last = 0;
 	do {
-		json_t *it = outbox_item(n, id);
+		json_t *it = tnet_outbox_item(&NET, n, id);
 		last = it != NULL ? tj_int(it, "last_error") : 0;
 		int receipted = it != NULL && strcmp(tj_str(it, "state"), "receipted") == 0;
 		json_decref(it);

@@ -33,16 +33,6 @@
 #include "crash_campaign.h"
 #include "testlib.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
 
 enum kind { KILL_RELAY, KILL_SENDER, KILL_RECEIVER, KINDS };
 static const char *const KIND_NAMES[KINDS] = { "relay", "sender", "receiver" };
@@ -60,7 +50,7 @@ struct params {
 /* The suite's form: about a minute on a loaded 2-core machine, both builds. */
 static const struct params BOUNDED = {
 	.kills_per_kind = 5,
-	.messages = UNDER_ASAN ? 400 : 600,
+	.messages = TEST_UNDER_ASAN ? 400 : 600,
 	.inflight = 4,
 	.att_max = 300 * 1024,
 	.att_every = 4,

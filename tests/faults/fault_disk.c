@@ -343,29 +343,13 @@ static void send_one(const struct tnode *from, const char *to, struct sent *s, c
 	tnode_send(&NET, from, to, s->subject, s->text, attach, s->id);
 }
 
-/* The outbox item of id on n (a new reference), or NULL. */
-static json_t *outbox_item(const struct tnode *n, const char *id)
-{
-	json_t *j = TN_CLI_OK(&NET, n, "outbox");
-	json_t *items = json_object_get(j, "items"), *found = NULL;
-	for (size_t i = 0; i < json_array_size(items); i++) {
-		json_t *it = json_array_get(items, i);
-		if (strcmp(tj_str(it, "message_id"), id) == 0) {
-			found = json_incref(it);
-			break;
-		}
-	}
-	json_decref(j);
-	return found;
-}
-
 /* Waits until the relay has refused id with `code` at least `tries` times. */
 static void wait_refused(const struct tnode *n, const char *id, int code, int tries)
 {
 	long end = tn_now_ms() + TN_DELIVER_MS;
 	long long last = 0, attempts = 0;
 	do {
-		json_t *it = outbox_item(n, id);
+		json_t *it = tnet_outbox_item(&NET, n, id);
 		last = it != NULL ? tj_int(it, "last_error") : 0;
 		attempts = it != NULL ? tj_int(it, "attempts") : 0;
 		const char *st = it != NULL ? tj_str(it, "state") : "absent";

@@ -45,66 +45,31 @@ void fnet_path(char *buf, size_t size, const char *dir, const char *name)
 
 /* ---- the network ---- */
 
-/* Waits until n's roster mirror lists every State of the network. */
-static void wait_roster(struct fnet *f, const struct tnode *n)
+struct proxied {
+	struct fnet *f;
+	unsigned mask;
+};
+
+/* Routes the node's relay URL through a fault proxy of its own. */
+static void route_through_proxy(struct tnet *t, struct tnode *node, int i, void *arg)
 {
-	long end = tn_now_ms() + TN_START_MS;
-	do {
-		struct tcli r;
-		int found = 0;
-		tnode_cli_argv(n, (uid_t)-1, &r, TN_ARGS("roster"));
-		json_t *entries = json_object_get(r.json, "entries");
-		for (size_t i = 0; r.status == 0 && i < json_array_size(entries); i++) {
-			const char *s = tj_str(json_array_get(entries, i), "state");
-			for (int k = 0; k < f->t.n_nodes; k++) {
-				found += strcmp(s, f->t.nodes[k].state) == 0;
-			}
-		}
-		tcli_free(&r);
-		if (found == f->t.n_nodes) {
-			return;
-		}
-		tn_pause();
-	} while (tn_now_ms() < end);
-	TN_FAIL(&f->t, "%s: the roster never listed every State", n->state);
+	struct proxied *p = arg;
+	char url[128];
+	if ((p->mask & (1u << i)) == 0) {
+		return;
+	}
+	assert_dx_ok(fproxy_start(t->relay.port, 1000 + (unsigned)i, &p->f->px[i]));
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%d", t->use_tls ? "tls+tcp" : "tcp",
+		 fproxy_port(p->f->px[i]));
+	tnode_conf_set(node, "relay", "url", url);
 }
 
 void fnet_setup(struct fnet *f, const char *dir_name, int use_tls, const char *const states[],
 		int n, unsigned proxied)
 {
-	struct tnet *t = &f->t;
-	char home[600], enr[700], url[128];
+	struct proxied p = { f, proxied };
 	memset(f, 0, sizeof(*f));
-	t->use_tls = use_tls;
-	snprintf(t->dir, sizeof(t->dir), "%s/%s", test_tmpdir(), dir_name);
-	assert_int_equal(mkdir(t->dir, 0700), 0);
-	snprintf(home, sizeof(home), "%s/relay", t->dir);
-	trelay_init(&t->relay, home, use_tls);
-	trelay_start(&t->relay);
-	trelay_identity(&t->relay, t->relay_key);
-	assert_true(n <= TN_NODES_MAX);
-	for (int i = 0; i < n; i++) {
-		struct tnode *node = &t->nodes[i];
-		snprintf(home, sizeof(home), "%s/%s", t->dir, states[i]);
-		tnode_init(t, node, states[i], home);
-		t->n_nodes = i + 1;
-		if (proxied & (1u << i)) {
-			assert_dx_ok(fproxy_start(t->relay.port, 1000 + (unsigned)i, &f->px[i]));
-			snprintf(url, sizeof(url), "%s://127.0.0.1:%d", use_tls ? "tls+tcp" : "tcp",
-				 fproxy_port(f->px[i]));
-			tnode_conf_set(node, "relay", "url", url);
-		}
-		snprintf(enr, sizeof(enr), "%s/enrollment.dxe", home);
-		if (trelay_admit(&t->relay, enr) != 0) {
-			TN_FAIL(t, "divex-relay admit %s refused", enr);
-		}
-	}
-	for (int i = 0; i < n; i++) {
-		tnode_start(t, &t->nodes[i]);
-	}
-	for (int i = 0; i < n; i++) {
-		wait_roster(f, &t->nodes[i]);
-	}
+	tnet_setup_with(&f->t, dir_name, use_tls, states, n, route_through_proxy, &p);
 }
 
 void fnet_teardown(struct fnet *f)

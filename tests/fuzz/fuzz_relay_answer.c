@@ -26,7 +26,10 @@
  *     no alarm may be raised;
  *   otherwise the rest is a list of answers, each a be16 length then that
  *     many bytes; a length of 0xffff stands for a timeout, 0xfffe for a
- *     closed link.
+ *     closed link;
+ *   flags & 4: the client's session handshake is accepted (built mode: a
+ *     session the relay's key signs, after which requests are MACed) or
+ *     answered from the input (raw mode); otherwise it is refused.
  * Every callback must come exactly once, with one of the documented codes,
  * and what a successful callback hands on must hold what the header
  * promises (a receipt that decodes strictly, at most 256 mail items with
@@ -391,7 +394,7 @@ static int start(struct relay_client *c, enum op op, struct run *r, const struct
 
 struct input {
 	enum op op;
-	int seeded, built;
+	int seeded, built, sessions;
 	const uint8_t *rest;
 	size_t rest_len;
 };
@@ -418,6 +421,34 @@ static int answer_next(const struct input *in, struct ra_tree *t, size_t answer,
 		return 0;
 	}
 	struct pending p = pop();
+	/* The client's background session handshake is answered at once and
+	 * not counted, so that an input's answers and edits keep addressing
+	 * the requests it is about. Without flags & 4 it is refused and the
+	 * client signs its requests; with it, built mode agrees a session
+	 * (the client then MACs them) and raw mode answers it with the
+	 * input's next answer. */
+	while (ra_is_session(p.data, p.len)) {
+		uint8_t *buf = NULL;
+		size_t len = 0;
+		if (in->sessions && !in->built && *off + 2 <= in->rest_len) {
+			len = (size_t)in->rest[*off] << 8 | in->rest[*off + 1];
+			*off += 2;
+			len = len > in->rest_len - *off ? in->rest_len - *off : len;
+			buf = malloc(len + 1);
+			memcpy(buf, in->rest + *off, len);
+			*off += len;
+		} else {
+			ra_build_session_answer(p.data, p.len, in->sessions && in->built, &buf,
+						&len);
+		}
+		p.fn(p.arg, DX_OK, buf, len);
+		free(buf);
+		free(p.data);
+		if (n_queue == 0) {
+			return 0;
+		}
+		p = pop();
+	}
 	if (in->built) {
 		uint8_t *buf = NULL;
 		size_t len = 0;
@@ -503,7 +534,19 @@ static void run_input(const struct input *in, const uint8_t params[3])
 			break;
 		}
 	}
+	struct relay_client_stats st;
+	relay_client_stats(c, &st);
 	relay_client_close(c, closed, &is_closed);
+	/* An honest session is agreed, never refused (a fetch or an
+	 * acknowledgement is signed and starts no handshake; the
+	 * consistency proof a seeded client asks for does). */
+	int fetch_ack = in->op == OP_FETCH || in->op == OP_ACK;
+	if (in->built && in->sessions && in->rest_len < 4 &&
+	    ((fetch_ack ? st.sessions > 1 : st.sessions != 1) || st.session_failures != 0)) {
+		fprintf(stderr, "honest session not agreed: %d agreed, %d failed\n",
+			(int)st.sessions, (int)st.session_failures);
+		abort();
+	}
 	if (!is_closed || r.calls != 1 || n_queue != 0) {
 		abort();
 	}
@@ -525,6 +568,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.op = (enum op)(data[0] % N_OPS),
 		.seeded = data[1] & 1,
 		.built = (data[1] & 2) != 0,
+		.sessions = (data[1] & 4) != 0,
 		.rest = data + 5,
 		.rest_len = size - 5,
 	};

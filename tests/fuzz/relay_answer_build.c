@@ -332,6 +332,51 @@ static void answer_op(struct answer *a, const struct ra_tree *t, const Dx__Reque
 	}
 }
 
+void ra_build_session_answer(const uint8_t *raw, size_t len, int accept, uint8_t **out,
+			     size_t *out_len)
+{
+	struct relay_request q;
+	Dx__RelayResponse r = DX__RELAY_RESPONSE__INIT;
+	Dx__SessionAnswer a = DX__SESSION_ANSWER__INIT;
+	uint8_t sk[32], pk[32], id[RELAY_SESSION_ID_LEN], sig[64], rh[32], t[32];
+	uint8_t stmt[RELAY_SESSION_STATEMENT_MAX];
+	if (relay_request_parse(raw, len, &q) != DX_OK) {
+		abort();
+	}
+	r.request_id = q.body->request_id;
+	r.message = "";
+	if (!accept) {
+		r.status = DX_EPARSE;
+	} else {
+		randombytes_buf(sk, sizeof(sk));
+		randombytes_buf(id, sizeof(id));
+		crypto_scalarmult_base(pk, sk);
+		relay_request_hash(rh, raw, len);
+		relay_session_transcript(t, rh, pk, id, 3600000);
+		crypto_sign_detached(sig, NULL, stmt, relay_session_statement(stmt, t), ra_relay_sk);
+		a.session_id = (ProtobufCBinaryData){ sizeof(id), id };
+		a.relay_pk = (ProtobufCBinaryData){ sizeof(pk), pk };
+		a.lifetime_ms = 3600000;
+		a.signature = (ProtobufCBinaryData){ sizeof(sig), sig };
+		r.session = &a;
+	}
+	if (proto_pack_alloc(&r.base, out, out_len) != DX_OK) {
+		abort();
+	}
+	relay_request_free(&q);
+}
+
+int ra_is_session(const uint8_t *raw, size_t len)
+{
+	struct relay_request q;
+	if (relay_request_parse(raw, len, &q) != DX_OK) {
+		return 0;
+	}
+	int is = q.body->op_case == DX__REQUEST_BODY__OP_SESSION;
+	relay_request_free(&q);
+	return is;
+}
+
 /*
  * The correct answer to the request raw: packed into *out (malloc'd). The
  * first answer of an input makes the tree, with the leaves its request
@@ -346,6 +391,9 @@ void ra_build_answer(struct ra_tree *t, const uint8_t *raw, size_t len, uint8_t 
 	size_t lens[2];
 	if (a == NULL || relay_request_parse(raw, len, &q) != DX_OK) {
 		abort();
+	}
+	if (q.body->op_case == DX__REQUEST_BODY__OP_SESSION) {
+		abort(); /* answered by ra_build_session_answer() */
 	}
 	if (!t->made) {
 		size_t n = request_leaves(&q, raw, len, a, leaves, lens);

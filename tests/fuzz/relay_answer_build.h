@@ -41,10 +41,18 @@ void ra_tree_make(struct ra_tree *t, const uint8_t *const *targets, const size_t
 void ra_tree_free(struct ra_tree *t);
 /* The signed checkpoint of the tree's first size leaves; returns its length. */
 size_t ra_tree_checkpoint(const struct ra_tree *t, uint64_t size, char out[CHECKPOINT_MAX + 1]);
+/* Whether raw is the client's session handshake (answered apart). */
+int ra_is_session(const uint8_t *raw, size_t len);
 /*
- * The correct answer to the signed request raw, packed into *out
- * (malloc'd). The first answer of an input makes the tree, with the leaves
- * its request makes; later ones (proofs, syncs) use it as it is.
+ * An honest answer to a session handshake (PROTOCOL.md 12.2): accept 1, a
+ * session signed with the relay's key; accept 0, a refusal. No checkpoint.
+ */
+void ra_build_session_answer(const uint8_t *raw, size_t len, int accept, uint8_t **out,
+			     size_t *out_len);
+/*
+ * The correct answer to the request raw, packed into *out (malloc'd). The
+ * first answer of an input makes the tree, with the leaves its request
+ * makes; later ones (proofs, syncs) use it as it is.
  */
 void ra_build_answer(struct ra_tree *t, const uint8_t *raw, size_t len, uint8_t **out,
 		     size_t *out_len);

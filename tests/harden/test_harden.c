@@ -161,20 +161,13 @@ static void test_ports(void **state)
 }
 
 /* AddressSanitizer replaces mlock() with a no-op, so nothing is locked in that build. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
 
 /* sodium_malloc() locks its pages: they are counted in VmLck and never swapped. */
 static void test_secrets_locked(void **state)
 {
 	(void)state;
 	assert_true(sodium_init() >= 0);
-#ifdef UNDER_ASAN
+#if TEST_UNDER_ASAN
 	printf("skipped: mlock() is a no-op under AddressSanitizer\n");
 	return;
 #endif

@@ -18,7 +18,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
@@ -36,19 +35,6 @@
 #define SKIP 77
 
 static struct passwd nobody;
-
-static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return lchown(path, nobody.pw_uid, nobody.pw_gid);
-}
-
-static void chown_tree(const char *dir)
-{
-	assert_int_equal(nftw(dir, chown_one, 16, FTW_PHYS), 0);
-}
 
 /* A loopback port below 1024 that is free now (root may bind it); 0 if none. */
 static int free_low_port(void)
@@ -81,37 +67,20 @@ static void write_conf(const char *home, int tls, int port, const char *user_lin
 	test_write_file(path, text, strlen(text));
 }
 
-/* The fields of a "Key:" line of /proc/PID/status (or of a task's), as text. */
-static void status_line(const char *path, const char *key, char *out, size_t n)
-{
-	char line[256];
-	FILE *f = fopen(path, "r");
-	out[0] = '\0';
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, key, strlen(key)) == 0) {
-			snprintf(out, n, "%s", line + strlen(key));
-			out[strcspn(out, "\n")] = '\0';
-			break;
-		}
-	}
-	fclose(f);
-}
-
 static void check_dropped(pid_t pid)
 {
 	char path[128], want[128], got[256];
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	unsigned u = nobody.pw_uid, g = nobody.pw_gid;
 	snprintf(want, sizeof(want), "\t%u\t%u\t%u\t%u", u, u, u, u);
-	status_line(path, "Uid:", got, sizeof(got));
+	test_proc_status(path, "Uid:", got, sizeof(got));
 	assert_string_equal(got, want);
 	snprintf(want, sizeof(want), "\t%u\t%u\t%u\t%u", g, g, g, g);
-	status_line(path, "Gid:", got, sizeof(got));
+	test_proc_status(path, "Gid:", got, sizeof(got));
 	assert_string_equal(got, want);
-	status_line(path, "NoNewPrivs:", got, sizeof(got));
+	test_proc_status(path, "NoNewPrivs:", got, sizeof(got));
 	assert_string_equal(got, "\t1");
-	status_line(path, "CapAmb:", got, sizeof(got));
+	test_proc_status(path, "CapAmb:", got, sizeof(got));
 	assert_string_equal(got, "\t0000000000000000");
 	printf("relay pid %d: Uid%s\n", (int)pid, want);
 
@@ -128,9 +97,9 @@ static void check_dropped(pid_t pid)
 		}
 		snprintf(task, sizeof(task), "%s/%s/status", path, e->d_name);
 		threads++;
-		status_line(task, "CapPrm:", got, sizeof(got));
+		test_proc_status(task, "CapPrm:", got, sizeof(got));
 		assert_string_equal(got, "\t0000000000000000");
-		status_line(task, "CapEff:", got, sizeof(got));
+		test_proc_status(task, "CapEff:", got, sizeof(got));
 		assert_string_equal(got, "\t0000000000000000");
 	}
 	closedir(d);
@@ -173,7 +142,7 @@ static void test_relay_as_nobody(void **state)
 	write_conf(H.home, 1, port, "user = nobody\n");
 	/* nobody must be able to reach its home through the test's directory. */
 	assert_int_equal(chmod(test_tmpdir(), 0711), 0);
-	chown_tree(H.home);
+	test_chown_tree(H.home, nobody.pw_uid, nobody.pw_gid);
 	rh_start_relay();
 	assert_int_equal(H.port, port);
 	assert_int_equal(proc_log_count(&H.relay, "running as nobody"), 1);
@@ -254,27 +223,27 @@ static void test_refusals(void **state)
 	expect_refusal(home, want);
 
 	/* The home is nobody's, but a key file in it is still root's. */
-	chown_tree(home);
+	test_chown_tree(home, nobody.pw_uid, nobody.pw_gid);
 	snprintf(key, sizeof(key), "%s/relay.key", home);
 	assert_int_equal(chown(key, 0, 0), 0);
 	snprintf(want, sizeof(want), "%s/relay.key, in the home, is owned by root, not by nobody",
 		 home);
 	expect_refusal(home, want);
-	chown_tree(home);
+	test_chown_tree(home, nobody.pw_uid, nobody.pw_gid);
 
 	/* Root without `user =` in a home that belongs to nobody. */
 	write_conf(home, 0, 0, "");
-	chown_tree(home);
+	test_chown_tree(home, nobody.pw_uid, nobody.pw_gid);
 	snprintf(want, sizeof(want),
 		 "running as root, but the home %s belongs to nobody: set 'user = nobody'", home);
 	expect_refusal(home, want);
 
 	/* A user that does not exist, and root itself. */
 	write_conf(home, 0, 0, "user = no-such-divex-user\n");
-	chown_tree(home);
+	test_chown_tree(home, nobody.pw_uid, nobody.pw_gid);
 	expect_refusal(home, "no such user 'no-such-divex-user'");
 	write_conf(home, 0, 0, "user = root\n");
-	chown_tree(home);
+	test_chown_tree(home, nobody.pw_uid, nobody.pw_gid);
 	expect_refusal(home, "user = root is root, which would drop nothing");
 }
 

@@ -15,7 +15,6 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,39 +29,12 @@
 #define SKIP 77
 
 static struct passwd nobody;
-static uid_t chown_to_uid;
-static gid_t chown_to_gid;
-
-static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return lchown(path, chown_to_uid, chown_to_gid);
-}
-
-static void chown_tree(const char *path, uid_t uid, gid_t gid)
-{
-	chown_to_uid = uid;
-	chown_to_gid = gid;
-	assert_int_equal(nftw(path, chown_one, 16, FTW_PHYS), 0);
-}
-
+/* The text after key on its line of /proc/PID/status. */
 static void status_line(pid_t pid, const char *key, char *out, size_t n)
 {
-	char path[64], line[256];
+	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	out[0] = '\0';
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, key, strlen(key)) == 0) {
-			snprintf(out, n, "%s", line + strlen(key));
-			out[strcspn(out, "\n")] = '\0';
-			break;
-		}
-	}
-	fclose(f);
+	test_proc_status(path, key, out, n);
 }
 
 /* Every regular file directly in dir belongs to nobody; returns how many there are. */
@@ -102,7 +74,7 @@ static void test_divexd_as_nobody(void **state)
 
 	assert_int_equal(tnode_stop(fra, SIGTERM), 0);
 	tnode_conf_set(fra, "node", "user", "nobody");
-	chown_tree(fra->home, nobody.pw_uid, nobody.pw_gid);
+	test_chown_tree(fra->home, nobody.pw_uid, nobody.pw_gid);
 	assert_int_equal(lchown(fra->pass, nobody.pw_uid, nobody.pw_gid), 0);
 	tnode_start(&t, fra);
 	assert_int_equal(tnode_wait_log(fra, "running as nobody", 1, 1000), 0);
@@ -137,7 +109,7 @@ static void test_divexd_as_nobody(void **state)
 	assert_int_equal(tnode_stop(fra, SIGTERM), 0);
 
 	/* A home that went back to root is refused, with the command that fixes it. */
-	chown_tree(fra->home, 0, 0);
+	test_chown_tree(fra->home, 0, 0);
 	char log[700], real[4096];
 	snprintf(log, sizeof(log), "%s.refused.log", fra->home);
 	assert_non_null(realpath(fra->home, real));

@@ -713,6 +713,12 @@ static void wait_roster(struct tnet *t, const struct tnode *n)
 void tnet_setup(struct tnet *t, const char *dir_name, int use_tls, const char *const states[],
 		int n)
 {
+	tnet_setup_with(t, dir_name, use_tls, states, n, NULL, NULL);
+}
+
+void tnet_setup_with(struct tnet *t, const char *dir_name, int use_tls,
+		     const char *const states[], int n, tnet_node_hook hook, void *arg)
+{
 	char home[600], enr[700];
 	memset(t, 0, sizeof(*t));
 	t->use_tls = use_tls;
@@ -727,6 +733,9 @@ void tnet_setup(struct tnet *t, const char *dir_name, int use_tls, const char *c
 		snprintf(home, sizeof(home), "%s/%s", t->dir, states[i]);
 		tnode_init(t, &t->nodes[i], states[i], home);
 		t->n_nodes = i + 1;
+		if (hook != NULL) {
+			hook(t, &t->nodes[i], i, arg);
+		}
 		snprintf(enr, sizeof(enr), "%s/enrollment.dxe", home);
 		if (trelay_admit(&t->relay, enr) != 0) {
 			TN_FAIL(t, "divex-relay admit %s refused", enr);
@@ -748,6 +757,21 @@ void tnet_teardown(struct tnet *t)
 		}
 	}
 	trelay_stop(&t->relay, SIGTERM);
+}
+
+json_t *tnet_outbox_item(struct tnet *t, const struct tnode *n, const char *id)
+{
+	json_t *j = TN_CLI_OK(t, n, "outbox");
+	json_t *items = json_object_get(j, "items"), *found = NULL;
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		json_t *it = json_array_get(items, i);
+		if (strcmp(tj_str(it, "message_id"), id) == 0) {
+			found = json_incref(it);
+			break;
+		}
+	}
+	json_decref(j);
+	return found;
 }
 
 struct tnode *tnet_node(struct tnet *t, const char *state)

@@ -87,9 +87,16 @@ int trelay_admit(const struct trelay *r, const char *enrollment);
  */
 void tnet_setup(struct tnet *t, const char *dir_name, int use_tls, const char *const states[],
 		int n);
+/* Called for each node once it is initialised, before it is admitted and started. */
+typedef void (*tnet_node_hook)(struct tnet *t, struct tnode *n, int i, void *arg);
+/* tnet_setup, with hook (may be NULL) run for every node. */
+void tnet_setup_with(struct tnet *t, const char *dir_name, int use_tls,
+		     const char *const states[], int n, tnet_node_hook hook, void *arg);
 /* Stops every node and the relay, whatever state the test left them in. */
 void tnet_teardown(struct tnet *t);
 struct tnode *tnet_node(struct tnet *t, const char *state);
+/* The item of `divex outbox` on n whose message id is id (a new reference), or NULL. */
+json_t *tnet_outbox_item(struct tnet *t, const struct tnode *n, const char *id);
 /* Prints the last lines of every log of the network to stderr. */
 void tnet_dump_logs(const struct tnet *t);
 /* Dumps the logs, then fails the test with the message. */

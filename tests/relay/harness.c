@@ -45,11 +45,12 @@ static void rh_enroll(const struct keys *k, const char *status)
 	assert_int_equal(proc_run(H.relay_log, argv), 0);
 }
 
-/* The relay listens on port 0; clients learn the port from its log. */
+/* The relay listens on H.listen_port, by default 0; clients learn the port from its log. */
 static void rh_write_config(void)
 {
 	char path[1100], text[2048], listen[64];
-	snprintf(listen, sizeof(listen), "%s://127.0.0.1:0", H.use_tls ? "tls+tcp" : "tcp");
+	snprintf(listen, sizeof(listen), "%s://127.0.0.1:%d", H.use_tls ? "tls+tcp" : "tcp",
+		 H.listen_port);
 	snprintf(path, sizeof(path), "%s/relay.conf", H.home);
 	snprintf(text, sizeof(text),
 		 "[relay]\nname = %s\nlisten = %s\nadmin_listen = 127.0.0.1:0\n"
@@ -237,5 +238,15 @@ void rh_admin_cmd(const char *verb, const char *st)
 void rh_rewrite_config(int mailbox_max)
 {
 	H.mailbox_max = mailbox_max;
+	rh_write_config();
+}
+
+void rh_restart_same_port(void)
+{
+	assert_int_equal(proc_stop(&H.relay, SIGTERM, 20000), 0);
+	H.listen_port = H.port;
+	rh_write_config();
+	rh_start_relay();
+	H.listen_port = 0;
 	rh_write_config();
 }

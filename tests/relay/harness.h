@@ -23,6 +23,8 @@ struct relay_harness {
 	int port;
 	/* [limits] mailbox_max_envelopes; 0 means 40. */
 	int mailbox_max;
+	/* The port relay.conf asks for; 0 (any) unless a test restarts it in place. */
+	int listen_port;
 };
 extern struct relay_harness H;
 
@@ -45,5 +47,8 @@ int rh_lookup_fra(void *ctx, const char *state, const uint8_t id[static KEYS_ID_
 void rh_admin_cmd(const char *verb, const char *st);
 /* Rewrites relay.conf with another mailbox limit (for SIGHUP tests). */
 void rh_rewrite_config(int mailbox_max);
+/* Stops the relay (SIGTERM) and starts it again on the port it had, so that
+ * clients already connected find it again. */
+void rh_restart_same_port(void);
 
 #endif

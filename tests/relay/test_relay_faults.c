@@ -6,11 +6,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -395,6 +397,9 @@ static char *http_get(const char *path)
 	int port = (int)proc_log_number_last(&H.relay, "status page http://127.0.0.1:");
 	assert_true(port > 0);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	/* A status page that never ends fails the test instead of hanging it. */
+	struct timeval tv = { .tv_sec = 20 };
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
@@ -406,6 +411,9 @@ static char *http_get(const char *path)
 	ssize_t got;
 	while ((got = read(fd, buf + len, cap - len)) > 0) {
 		len += (size_t)got;
+	}
+	if (got < 0) {
+		fail_msg("GET %s: no end of the answer within 20 s (%s)", path, strerror(errno));
 	}
 	close(fd);
 	buf[len] = '\0';
