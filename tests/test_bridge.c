@@ -420,6 +420,8 @@ int main(void)
 		cmocka_unit_test(test_client_close_in_flight),
 		cmocka_unit_test(test_server_close_waits),
 		cmocka_unit_test(test_server_close_in_handler),
+		cmocka_unit_test(test_close_abandoned),
+		cmocka_unit_test(test_tls_silent_peer),
 		cmocka_unit_test(test_tls_wrong_pin),
 		cmocka_unit_test(test_tls_material),
 	};

@@ -15,19 +15,28 @@
  * Teardown: closing marks the owner and cancels what is pending in nng; the
  * loop then waits until every slot is idle (and, for a server, a short linger
  * so that the last replies leave). Only then are the aios stopped (which also
- * waits for a callback that may still be returning on an nng thread), the
- * contexts and the socket closed, the aios freed and the loop handles closed.
- * done() runs from the last handle's close callback, and the memory is
- * released right after it.
+ * waits for a callback that may still be returning on an nng thread; after
+ * it no callback touches the hub again). The contexts and the socket are
+ * closed and the aios freed on a thread of their own, which the loop waits
+ * for without blocking, at most bridge_close_wait_ms: nng 1.5.2's
+ * nng_close() can wait for ever on its reaper (nng issues #1543 and #1813,
+ * fixed in later releases), and a daemon must still stop. A close that
+ * overruns is abandoned to its thread, which frees what it holds should it
+ * ever return, and counted (bridge_closes_abandoned()). Then the loop
+ * handles close; done() runs from the last handle's close callback, and the
+ * memory is released right after it.
  */
 #include "bridge.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bridge_hub.h"
@@ -47,6 +56,8 @@
  * once would lose the last replies. The server waits this long first.
  */
 #define BRIDGE_LINGER_MS 200
+/* How long the loop waits for nng to close a socket before abandoning it. */
+#define BRIDGE_CLOSE_WAIT_MS 2000
 
 struct bridge_server {
 	struct hub hub; /* first member: a hub pointer converts back */
@@ -349,12 +360,192 @@ static void hub_closed(uv_handle_t *handle)
 	bridge_hub_free(h);
 }
 
-static void hub_teardown(struct hub *h)
+static void hub_close_handles(struct hub *h)
 {
-	bridge_hub_release_nng(h);
 	h->handles_open = 2;
 	uv_close((uv_handle_t *)&h->async, hub_closed);
 	uv_close((uv_handle_t *)&h->linger, hub_closed);
+}
+
+/* ---- closing the socket off the loop ---- */
+
+/* The nng objects of a hub being closed, owned by the closing thread. */
+struct closer {
+	pthread_mutex_t mu;
+	int finished;	  /* the thread is done with nng (under mu) */
+	int abandoned;	  /* the loop stopped waiting; the thread frees this (under mu) */
+	uv_async_t *wake; /* the hub's, signalled when finished unless abandoned */
+	nng_socket sock;
+	int sock_open;
+	unsigned n;
+	struct {
+		nng_ctx ctx;
+		int ctx_open;
+		nng_aio *aio;
+	} s[];
+};
+
+static atomic_uint close_wait_ms = BRIDGE_CLOSE_WAIT_MS;
+static atomic_uint close_delay_ms;
+static atomic_ulong closes_abandoned;
+static atomic_ulong closes_running;
+
+void bridge_close_tuning(unsigned wait_ms, unsigned delay_ms)
+{
+	atomic_store(&close_wait_ms, wait_ms != 0 ? wait_ms : BRIDGE_CLOSE_WAIT_MS);
+	atomic_store(&close_delay_ms, delay_ms);
+}
+
+unsigned long bridge_closes_abandoned(void)
+{
+	return atomic_load(&closes_abandoned);
+}
+
+unsigned long bridge_closes_running(void)
+{
+	return atomic_load(&closes_running);
+}
+
+static void closer_free(struct closer *k)
+{
+	pthread_mutex_destroy(&k->mu);
+	free(k);
+}
+
+/* Contexts, then the socket, then the aios: the order nng requires. */
+static void closer_close(struct closer *k)
+{
+	unsigned delay = atomic_load(&close_delay_ms);
+	if (delay > 0) {
+		struct timespec ts = { delay / 1000, (long)(delay % 1000) * 1000000L };
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+		}
+	}
+	for (unsigned i = 0; i < k->n; i++) {
+		if (k->s[i].ctx_open) {
+			nng_ctx_close(k->s[i].ctx);
+		}
+	}
+	if (k->sock_open) {
+		nng_close(k->sock);
+	}
+	for (unsigned i = 0; i < k->n; i++) {
+		if (k->s[i].aio != NULL) {
+			nng_aio_free(k->s[i].aio);
+		}
+	}
+}
+
+static void *closer_main(void *arg)
+{
+	struct closer *k = arg;
+	closer_close(k);
+	pthread_mutex_lock(&k->mu);
+	k->finished = 1;
+	int gone = k->abandoned;
+	if (!gone) {
+		uv_async_send(k->wake);
+	}
+	pthread_mutex_unlock(&k->mu);
+	if (gone) {
+		closer_free(k);
+	}
+	atomic_fetch_sub(&closes_running, 1);
+	return NULL;
+}
+
+/* Stops the aios and moves the hub's nng objects into a closer; NULL: no memory. */
+static struct closer *closer_take(struct hub *h)
+{
+	struct closer *k = calloc(1, sizeof(*k) + (size_t)h->nslots * sizeof(k->s[0]));
+	if (k == NULL) {
+		return NULL;
+	}
+	if (pthread_mutex_init(&k->mu, NULL) != 0) {
+		free(k);
+		return NULL;
+	}
+	for (unsigned i = 0; i < h->nslots; i++) {
+		if (h->slots[i].aio != NULL) {
+			nng_aio_stop(h->slots[i].aio);
+		}
+	}
+	k->wake = &h->async;
+	k->n = h->nslots;
+	for (unsigned i = 0; i < h->nslots; i++) {
+		struct slot *sl = &h->slots[i];
+		k->s[i].ctx = sl->ctx;
+		k->s[i].ctx_open = sl->ctx_open;
+		k->s[i].aio = sl->aio;
+		sl->ctx_open = 0;
+		sl->aio = NULL;
+	}
+	k->sock = h->sock;
+	k->sock_open = h->sock_open;
+	h->sock_open = 0;
+	return k;
+}
+
+static void closer_deadline(uv_timer_t *timer);
+
+/* Loop thread: every aio idle; hands the nng objects to a closing thread. */
+static void hub_teardown(struct hub *h)
+{
+	struct closer *k = closer_take(h);
+	pthread_attr_t attr;
+	pthread_t tid;
+	int started = 0;
+
+	if (k == NULL) {
+		bridge_hub_release_nng(h); /* no memory: close here, as before */
+		hub_close_handles(h);
+		return;
+	}
+	/* The stopped aios call back no more: what they left queued goes. */
+	bridge_hub_release_nng(h);
+	atomic_fetch_add(&closes_running, 1);
+	if (pthread_attr_init(&attr) == 0) {
+		started = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+			  pthread_create(&tid, &attr, closer_main, k) == 0;
+		pthread_attr_destroy(&attr);
+	}
+	if (!started) {
+		closer_close(k); /* no thread: close here, as before */
+		atomic_fetch_sub(&closes_running, 1);
+		closer_free(k);
+		hub_close_handles(h);
+		return;
+	}
+	h->closer = k;
+	uv_timer_start(&h->linger, closer_deadline, atomic_load(&close_wait_ms), 0);
+}
+
+/* Loop thread: the closing thread finished, or the wait is over. */
+static void closer_settle(struct hub *h, int deadline)
+{
+	struct closer *k = h->closer;
+	pthread_mutex_lock(&k->mu);
+	int finished = k->finished;
+	if (!finished && deadline) {
+		k->abandoned = 1;
+	}
+	pthread_mutex_unlock(&k->mu);
+	if (!finished && !deadline) {
+		return; /* woken for something else */
+	}
+	h->closer = NULL;
+	uv_timer_stop(&h->linger);
+	if (finished) {
+		closer_free(k);
+	} else {
+		atomic_fetch_add(&closes_abandoned, 1);
+	}
+	hub_close_handles(h);
+}
+
+static void closer_deadline(uv_timer_t *timer)
+{
+	closer_settle(timer->data, 1);
 }
 
 static void hub_linger_done(uv_timer_t *timer)
@@ -364,6 +555,10 @@ static void hub_linger_done(uv_timer_t *timer)
 
 static void hub_finish(struct hub *h)
 {
+	if (h->closer != NULL) {
+		closer_settle(h, 0);
+		return;
+	}
 	if (h->finishing || !h->quiesce(h)) {
 		return;
 	}

@@ -163,4 +163,20 @@ void bridge_client_close(struct bridge_client *c, void (*done)(void *arg), void 
 /* Maps an nng error code to a DX_E* code. */
 int bridge_from_nng(int nng_err);
 
+/*
+ * Closing a server or a client ends with nng_close() on a thread of its own,
+ * which the loop waits for at most 2 s: nng 1.5.2 can hang in nng_close()
+ * for ever (its reaper waits on a task that never runs). A close that
+ * overruns is abandoned (the thread keeps the socket) and counted here, so
+ * that a daemon can say so as it stops; the rest of the close goes on.
+ */
+unsigned long bridge_closes_abandoned(void);
+/* Closing threads still running, abandoned ones included. */
+unsigned long bridge_closes_running(void);
+/*
+ * For tests: sets the wait (0: the 2 s default) and makes every closing
+ * thread sleep delay_ms first, to exercise an abandoned close.
+ */
+void bridge_close_tuning(unsigned wait_ms, unsigned delay_ms);
+
 #endif

@@ -70,6 +70,7 @@ struct hub {
 	unsigned nslots;
 	int closing;
 	int finishing;
+	struct closer *closer; /* closing the socket on its own thread (bridge.c) */
 	void (*process)(struct hub *h, struct slot *sl);
 	/* While closing: releases what it can; returns 1 when all is idle. */
 	int (*quiesce)(struct hub *h);
@@ -87,7 +88,12 @@ int bridge_tls_client_config(const struct bridge_tls *t, nng_tls_config **out) D
 int bridge_hub_init(struct hub *h, uv_loop_t *loop, unsigned nslots) DX_MUST_CHECK;
 /* Opens a context and allocates an aio for every slot (h->sock must be open). */
 int bridge_hub_open_slots(struct hub *h) DX_MUST_CHECK;
-/* Loop thread, nothing outstanding in nng: stops, closes and frees it all. */
+/*
+ * Loop thread, nothing outstanding in nng: stops, closes and frees it all,
+ * then drops what the completion list still holds. Used where no traffic ever
+ * flowed (a failed open) and, in teardown, on what is left once the socket
+ * went to its closing thread.
+ */
 void bridge_hub_release_nng(struct hub *h);
 /* Frees the hub's memory (h is the first member of the server or client). */
 void bridge_hub_free(struct hub *h);

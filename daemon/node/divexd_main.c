@@ -34,6 +34,7 @@
 #include <unistd.h>
 #include <time.h>
 
+#include "bridge.h"
 #include "checkpoint.h"
 #include "harden.h"
 #include "keyfile.h"
@@ -45,6 +46,8 @@
 
 #define DRAIN_POLL_MS 20
 #define DRAIN_DEADLINE_MS 30000
+/* A drain that takes longer than this logs what it waits for. */
+#define DRAIN_REPORT_MS 5000
 
 enum { EXIT_USAGE = 2, EXIT_NOTSETUP = 4, EXIT_KEYFILE = 5 };
 
@@ -97,17 +100,32 @@ static int drained(const struct node *n)
 	       relay_client_in_flight(n->rc) <= expected;
 }
 
+/* What the drain still waits for, for the log. */
+static void log_in_flight(struct node *n, enum node_log_level level, const char *what)
+{
+	char relay[256];
+	relay_client_describe_in_flight(n->rc, relay, sizeof(relay));
+	node_log(n, level, "%s: outbox %zu sending, inbox %s, roster %s, relay requests: %s%s",
+		 what, node_outbox_active(n), node_inbox_busy(n) ? "busy" : "idle",
+		 node_roster_busy(n) ? "busy" : "idle", relay,
+		 n->inbox_listing ? " (one list is the inbox's wait for mail)" : "");
+}
+
 static void on_drain_tick(uv_timer_t *t)
 {
 	struct node *n = t->data;
 	uint64_t waited = uv_now(n->loop) - n->drain_start_ms;
 	if (!drained(n) && waited < DRAIN_DEADLINE_MS) {
+		if (waited >= DRAIN_REPORT_MS && !n->drain_reported) {
+			n->drain_reported = 1;
+			log_in_flight(n, NODE_LOG_INFO, "still draining");
+		}
 		return;
 	}
 	uv_timer_stop(t);
 	if (!drained(n)) {
-		node_log(n, NODE_LOG_WARN, "stopping with work in flight after %d s; it resumes at "
-			 "the next start", DRAIN_DEADLINE_MS / 1000);
+		log_in_flight(n, NODE_LOG_WARN, "stopping with work in flight after the drain "
+				"deadline; it resumes at the next start");
 	}
 	relay_client_close(n->rc, relay_closed, n);
 }
@@ -496,6 +514,11 @@ int main(int argc, char **argv)
 	case_store_close(n->cases);
 	keys_free(n->keys);
 	passphrase_free(&n->pass);
+	if (bridge_closes_abandoned() > 0) {
+		node_log(n, NODE_LOG_WARN, "a socket (the relay connection or the control socket) did "
+			 "not close within 2 s (nng 1.5.2 can hang closing a socket); stopped "
+			 "without waiting for it: everything stored is durable");
+	}
 	if (n->rc == NULL && status == 0) {
 		node_log(n, NODE_LOG_INFO, "stopped");
 	}

@@ -85,6 +85,7 @@ struct node {
 	int exit_code;
 	uint64_t started_ms;
 	uint64_t drain_start_ms; /* on the loop's clock */
+	int drain_reported;	 /* the slow drain's work was logged */
 	uint64_t relay_last_ok_ms;
 	int relay_last_error;
 

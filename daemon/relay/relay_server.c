@@ -98,9 +98,11 @@ void relay_close(struct relay *r)
 		relay_logf(r, "could not store the last checkpoint");
 	}
 	db_close(r->db);
+	free(r->node_cache);
 	keys_signer_free(r->signer);
 	replay_cache_free(r->replay);
 	metrics_free(r->metrics);
+	relay_sessions_free(r);
 	free(r->members);
 	memset(r, 0, sizeof(*r));
 }
@@ -425,6 +427,11 @@ out:
 	r->health = NULL;
 	uv_walk(&loop, close_walk, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
+	if (bridge_closes_abandoned() > 0) {
+		relay_logf(r, "a listening socket did not close within 2 s (nng 1.5.2 can hang "
+			   "closing a socket); stopped without waiting for it: every commit is "
+			   "durable");
+	}
 	if (uv_loop_close(&loop) != 0) {
 		relay_logf(r, "handles left open at exit");
 	}

@@ -140,6 +140,8 @@ void fx_never_called(void *arg, int rc, const uint8_t *data, size_t len);
 void test_client_close_in_flight(void **state);
 void test_server_close_waits(void **state);
 void test_server_close_in_handler(void **state);
+void test_close_abandoned(void **state);
+void test_tls_silent_peer(void **state);
 void test_tls_wrong_pin(void **state);
 void test_tls_material(void **state);
 void test_config_and_errors(void **state);
