@@ -488,21 +488,12 @@ static struct closer *closer_take(struct hub *h)
 
 static void closer_deadline(uv_timer_t *timer);
 
-/* Loop thread: every aio idle; hands the nng objects to a closing thread. */
-static void hub_teardown(struct hub *h)
+/* Starts k's closing thread; 0 when no thread could be made. */
+static int closer_spawn(struct closer *k)
 {
-	struct closer *k = closer_take(h);
 	pthread_attr_t attr;
 	pthread_t tid;
 	int started = 0;
-
-	if (k == NULL) {
-		bridge_hub_release_nng(h); /* no memory: close here, as before */
-		hub_close_handles(h);
-		return;
-	}
-	/* The stopped aios call back no more: what they left queued goes. */
-	bridge_hub_release_nng(h);
 	atomic_fetch_add(&closes_running, 1);
 	if (pthread_attr_init(&attr) == 0) {
 		started = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
@@ -510,14 +501,29 @@ static void hub_teardown(struct hub *h)
 		pthread_attr_destroy(&attr);
 	}
 	if (!started) {
-		closer_close(k); /* no thread: close here, as before */
 		atomic_fetch_sub(&closes_running, 1);
-		closer_free(k);
-		hub_close_handles(h);
+	}
+	return started;
+}
+
+/* Loop thread: every aio idle; hands the nng objects to a closing thread. */
+static void hub_teardown(struct hub *h)
+{
+	struct closer *k = closer_take(h);
+	if (k != NULL && closer_spawn(k)) {
+		h->closer = k;
+		/* The stopped aios call back no more: what they left queued goes. */
+		bridge_hub_release_nng(h);
+		uv_timer_start(&h->linger, closer_deadline, atomic_load(&close_wait_ms), 0);
 		return;
 	}
-	h->closer = k;
-	uv_timer_start(&h->linger, closer_deadline, atomic_load(&close_wait_ms), 0);
+	/* No memory or no thread: close here, as before. */
+	if (k != NULL) {
+		closer_close(k);
+		closer_free(k);
+	}
+	bridge_hub_release_nng(h);
+	hub_close_handles(h);
 }
 
 /* Loop thread: the closing thread finished, or the wait is over. */
