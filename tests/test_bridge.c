@@ -404,8 +404,34 @@ static void test_client_before_server(void **state)
 	fx_loop_close(&loop);
 }
 
-int main(void)
+/*
+ * test_bridge --soak-wrong-pin N: test_tls_wrong_pin N times, the campaign
+ * that meets nng 1.5.2's tls+tcp listener defect often enough to show that
+ * the watch recovers from it (docs/RELIABILITY.md); best run two at a time
+ * on a loaded machine.
+ */
+static int soak_wrong_pin(long n)
 {
+	struct CMUnitTest *t = calloc((size_t)n, sizeof(*t));
+	if (t == NULL) {
+		return 1;
+	}
+	for (long i = 0; i < n; i++) {
+		t[i] = (struct CMUnitTest)cmocka_unit_test(test_tls_wrong_pin);
+	}
+	fx_tls_files(&fx_certs);
+	int failed = _cmocka_run_group_tests("soak_wrong_pin", t, (size_t)n, NULL, NULL);
+	fprintf(stderr, "soak: %ld rounds, %d failed, %lu listeners replaced\n", n, failed,
+		bridge_listeners_replaced());
+	free(t);
+	return failed != 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "--soak-wrong-pin") == 0) {
+		return soak_wrong_pin(strtol(argv[2], NULL, 10) > 0 ? strtol(argv[2], NULL, 10) : 1);
+	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_and_errors),
 		cmocka_unit_test(test_echo_ipc),
@@ -423,6 +449,7 @@ int main(void)
 		cmocka_unit_test(test_close_abandoned),
 		cmocka_unit_test(test_tls_silent_peer),
 		cmocka_unit_test(test_tls_wrong_pin),
+		cmocka_unit_test(test_tls_listener_replaced),
 		cmocka_unit_test(test_tls_material),
 	};
 	fx_tls_files(&fx_certs);

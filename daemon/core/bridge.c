@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "bridge_hub.h"
+#include "bridge_watch.h"
 #include "util.h"
 
 /* After nng.h, which it needs but does not include. */
@@ -61,7 +62,8 @@
 
 struct bridge_server {
 	struct hub hub; /* first member: a hub pointer converts back */
-	nng_listener listener;
+	nng_listener listener; /* a tls+tcp server's belongs to its watch after opening */
+	int port;	       /* the bound TCP port, -1 for ipc:// */
 	bridge_handler_fn handler;
 	void *arg;
 	size_t recv_max;
@@ -93,15 +95,24 @@ int bridge_from_nng(int nng_err)
 	}
 }
 
-/* Accepts only the three transports divex uses; sets *tls for tls+tcp. */
+/* Accepts only the transports divex uses (those cfgfile_url_valid() allows); sets *tls. */
 int bridge_url_kind(const char *url, int *tls)
 {
+	static const struct {
+		const char *prefix;
+		int tls;
+	} kinds[] = {
+		{ "tls+tcp://", 1 }, { "tls+tcp4://", 1 }, { "tls+tcp6://", 1 }, { "tcp://", 0 },
+		{ "tcp4://", 0 },    { "tcp6://", 0 },	    { "ipc://", 0 },
+	};
 	if (url == NULL) {
 		return DX_EINVAL;
 	}
-	*tls = strncmp(url, "tls+tcp://", 10) == 0;
-	if (*tls || strncmp(url, "tcp://", 6) == 0 || strncmp(url, "ipc://", 6) == 0) {
-		return DX_OK;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strncmp(url, kinds[i].prefix, strlen(kinds[i].prefix)) == 0) {
+			*tls = kinds[i].tls;
+			return DX_OK;
+		}
 	}
 	return DX_EINVAL;
 }
@@ -322,6 +333,10 @@ void bridge_hub_release_nng(struct hub *h)
 		nng_close(h->sock);
 		h->sock_open = 0;
 	}
+	if (h->watch != NULL) {
+		bridge_watch_socket_closed(h->watch);
+		h->watch = NULL;
+	}
 	for (unsigned i = 0; i < h->nslots; i++) {
 		if (h->slots[i].aio != NULL) {
 			nng_aio_free(h->slots[i].aio);
@@ -377,6 +392,7 @@ struct closer {
 	uv_async_t *wake; /* the hub's, signalled when finished unless abandoned */
 	nng_socket sock;
 	int sock_open;
+	struct bridge_watch *watch; /* told when the socket is closed */
 	unsigned n;
 	struct {
 		nng_ctx ctx;
@@ -428,6 +444,9 @@ static void closer_close(struct closer *k)
 	}
 	if (k->sock_open) {
 		nng_close(k->sock);
+	}
+	if (k->watch != NULL) {
+		bridge_watch_socket_closed(k->watch);
 	}
 	for (unsigned i = 0; i < k->n; i++) {
 		if (k->s[i].aio != NULL) {
@@ -483,6 +502,8 @@ static struct closer *closer_take(struct hub *h)
 	k->sock = h->sock;
 	k->sock_open = h->sock_open;
 	h->sock_open = 0;
+	k->watch = h->watch;
+	h->watch = NULL;
 	return k;
 }
 
@@ -703,9 +724,8 @@ static int server_listen(struct bridge_server *s, const struct bridge_server_con
 		if (drc != 0) {
 			return drc;
 		}
-		rc = nng_listener_set_ptr(s->listener, NNG_OPT_TLS_CONFIG, tc);
-		nng_tls_config_free(tc); /* the listener holds its own reference */
-		if (rc != 0) {
+		if ((rc = nng_listener_set_ptr(s->listener, NNG_OPT_TLS_CONFIG, tc)) != 0) {
+			nng_tls_config_free(tc);
 			return bridge_tls_err(rc);
 		}
 	}
@@ -713,8 +733,22 @@ static int server_listen(struct bridge_server *s, const struct bridge_server_con
 	    (rc = nng_listener_set_int(s->listener, NNG_OPT_IPC_PERMISSIONS, cfg->ipc_mode)) != 0) {
 		return bridge_from_nng(rc);
 	}
-	if ((rc = nng_listener_start(s->listener, 0)) != 0) {
+	if ((rc = nng_listener_start(s->listener, 0)) == 0 && strncmp(cfg->url, "ipc://", 6) != 0) {
+		rc = nng_listener_get_int(s->listener, NNG_OPT_TCP_BOUND_PORT, &s->port);
+	}
+	if (rc != 0) {
+		if (tc != NULL) {
+			nng_tls_config_free(tc);
+		}
 		return bridge_from_nng(rc);
+	}
+	if (tc != NULL) {
+		/* nng 1.5.2's tls+tcp listener can stop accepting: see bridge_watch.c. */
+		rc = bridge_watch_start(sock, s->listener, cfg->url, tc, max, &s->hub.watch);
+		nng_tls_config_free(tc); /* the listener and the watch hold their own */
+		if (rc != 0) {
+			return bridge_from_nng(rc);
+		}
 	}
 	return DX_OK;
 }
@@ -745,6 +779,7 @@ int bridge_server_open(uv_loop_t *loop, const struct bridge_server_config *cfg,
 	s->handler = handler;
 	s->arg = arg;
 	s->recv_max = cfg->recv_max;
+	s->port = -1;
 	int nrc = nng_rep0_open(&h->sock);
 	if (nrc != 0) {
 		rc = bridge_from_nng(nrc);
@@ -761,6 +796,9 @@ int bridge_server_open(uv_loop_t *loop, const struct bridge_server_config *cfg,
 	*out = s;
 	return DX_OK;
 out:
+	if (h->watch != NULL) {
+		bridge_watch_stop(h->watch);
+	}
 	bridge_hub_release_nng(h);
 	bridge_hub_free(h);
 	return rc;
@@ -825,14 +863,18 @@ uint64_t bridge_request_time_ns(const struct bridge_request *req)
 
 int bridge_server_port(const struct bridge_server *s, int *port)
 {
-	int p;
-	int rc = nng_listener_get_int(s->listener, NNG_OPT_TCP_BOUND_PORT, &p);
-
-	if (rc != 0) {
-		return rc == NNG_ENOTSUP ? DX_EINVAL : bridge_from_nng(rc);
+	if (s->port < 0) {
+		return DX_EINVAL;
 	}
-	*port = p;
+	*port = s->port;
 	return DX_OK;
+}
+
+void bridge_server_test_break_listener(struct bridge_server *s)
+{
+	if (s->hub.watch != NULL) {
+		bridge_watch_test_break(s->hub.watch);
+	}
 }
 
 void bridge_server_close(struct bridge_server *s, void (*done)(void *arg), void *arg)
@@ -844,6 +886,10 @@ void bridge_server_close(struct bridge_server *s, void (*done)(void *arg), void 
 	 * The listener stays open until the socket closes: closing it would
 	 * also close the connections it accepted, and with them the replies
 	 * still to be sent. With no receive armed, nothing new is handled.
+	 * Its watch stops first, so that it does not listen again meanwhile.
 	 */
+	if (s->hub.watch != NULL) {
+		bridge_watch_stop(s->hub.watch);
+	}
 	bridge_hub_close(&s->hub, 0, done, arg);
 }

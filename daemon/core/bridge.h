@@ -99,6 +99,21 @@ uint64_t bridge_request_time_ns(const struct bridge_request *req);
 /* The bound TCP port, e.g. after listening on port 0; DX_EINVAL for ipc://. */
 int bridge_server_port(const struct bridge_server *s, int *port) DX_MUST_CHECK;
 /*
+ * A tls+tcp server's listener is watched: nng 1.5.2's can stop accepting new
+ * connections after a client aborts its TLS handshake (bridge_watch.c). A
+ * thread probes it every 10 s over loopback TLS; when two probes in a row
+ * see no connection accepted, the listener is closed (which drops the
+ * connections it accepted: REQ clients redial and resend) and opened again
+ * on the same address and port. Counted process-wide here; a failure to
+ * listen again is retried at the next round and counted too.
+ */
+unsigned long bridge_listeners_replaced(void);
+unsigned long bridge_listener_relisten_failures(void);
+/* For tests: the watch's round and probe wait in ms (0: the defaults, 10 s and 5 s). */
+void bridge_watch_tuning(unsigned interval_ms, unsigned wait_ms);
+/* For tests: makes a tls+tcp server's listener stop accepting, without telling its watch. */
+void bridge_server_test_break_listener(struct bridge_server *s);
+/*
  * Stops receiving; requests already handed to the handler can still be
  * answered (or dropped), and the handler is not called again. When none is
  * open and every reply has been handed to nng, the server lingers 200 ms so

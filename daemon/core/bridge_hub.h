@@ -71,6 +71,7 @@ struct hub {
 	int closing;
 	int finishing;
 	struct closer *closer; /* closing the socket on its own thread (bridge.c) */
+	struct bridge_watch *watch; /* a tls+tcp server's listener watch, or NULL */
 	void (*process)(struct hub *h, struct slot *sl);
 	/* While closing: releases what it can; returns 1 when all is idle. */
 	int (*quiesce)(struct hub *h);

@@ -196,6 +196,13 @@ void metrics_count_request(struct metrics *m, enum metrics_op op, int err, uint6
 	pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_set_listeners_replaced(struct metrics *m, uint64_t n)
+{
+	pthread_mutex_lock(&m->lock);
+	m->d.listeners_replaced = n;
+	pthread_mutex_unlock(&m->lock);
+}
+
 void metrics_count_accepted(struct metrics *m, uint64_t n, uint64_t now_ms)
 {
 	uint64_t sec = now_ms / 1000 + 1;
@@ -552,6 +559,10 @@ static void render_requests(struct sbuf *b, const struct metrics_snap *s)
 		   "Envelopes accepted and made durable.");
 	sbuf_printf(b, "divex_relay_envelopes_accepted_total %llu\n",
 		    (unsigned long long)s->accepted_total);
+	put_family(b, "listener_replacements_total", "counter",
+		   "Times the node-facing listener stopped accepting and was replaced.");
+	sbuf_printf(b, "divex_relay_listener_replacements_total %llu\n",
+		    (unsigned long long)s->listeners_replaced);
 }
 
 static void render_commits(struct sbuf *b, const struct metrics_snap *s)

@@ -107,6 +107,9 @@ void metrics_count_request(struct metrics *m, enum metrics_op op, int err, uint6
 /* Counts n envelopes accepted (made durable) at now_ms, for the throughput chart. */
 void metrics_count_accepted(struct metrics *m, uint64_t n, uint64_t now_ms);
 
+/* Sets how many times the node-facing listener was found not accepting and replaced. */
+void metrics_set_listeners_replaced(struct metrics *m, uint64_t n);
+
 /*
  * Records one group commit of batch_size entries that took commit_seconds
  * in all, fsync_seconds of which were spent in fsync.

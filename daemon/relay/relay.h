@@ -129,6 +129,8 @@ struct relay {
 	/* Replay cache of recent request ids (in memory; see PROTOCOL.md 12.3). */
 	struct replay_cache *replay;
 	uv_timer_t tick;
+	unsigned long listeners_replaced; /* as last logged */
+	unsigned long relisten_failures;  /* as last logged */
 	uv_signal_t sigterm, sigint, sighup;
 	int stopping;
 	int exit_code;

@@ -237,6 +237,24 @@ static void tick(uv_timer_t *t)
 	uint64_t keep = 2ull * r->cfg.limits.request_window_seconds * 1000;
 	replay_cache_expire(r->replay, now > keep ? now - keep : 0);
 	relay_refresh_mailbox_metrics(r, now);
+	unsigned long replaced = bridge_listeners_replaced();
+	if (replaced != r->listeners_replaced) {
+		r->listeners_replaced = replaced;
+		metrics_set_listeners_replaced(r->metrics, replaced);
+		relay_logf(r, "warning: the listener on %s had stopped accepting new connections "
+			      "(a defect of nng 1.5.2's tls+tcp transport); it was closed and opened "
+			      "again on the same port, %lu time(s) since start; nodes that were "
+			      "connected reconnect on their own",
+			   r->cfg.listen, replaced);
+	}
+	unsigned long failures = bridge_listener_relisten_failures();
+	if (failures != r->relisten_failures) {
+		r->relisten_failures = failures;
+		relay_logf(r, "error: could not listen again on %s after replacing a listener that "
+			      "had stopped accepting (is another process on the port?); retrying "
+			      "every 10 s: restart the relay if this goes on",
+			   r->cfg.listen);
+	}
 }
 
 static void server_closed(void *arg)

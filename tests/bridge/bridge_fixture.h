@@ -143,6 +143,7 @@ void test_server_close_in_handler(void **state);
 void test_close_abandoned(void **state);
 void test_tls_silent_peer(void **state);
 void test_tls_wrong_pin(void **state);
+void test_tls_listener_replaced(void **state);
 void test_tls_material(void **state);
 void test_config_and_errors(void **state);
 
