@@ -14,7 +14,12 @@
  * Checkpoint tracking keeps four slots: the latest adopted checkpoint, the
  * one being proved (at most one consistency request is ever in flight), the
  * largest one seen meanwhile (proved next), and the last one refused (so that
- * every answer that repeats it does not raise the alarm again).
+ * every answer that repeats it does not raise the alarm again). Proofs are
+ * spaced: a new one starts at most every PROOF_SPACING_MS, unless the client
+ * has nothing else in flight, so that a burst of submissions, each answered
+ * with a larger checkpoint, costs one proof per interval instead of one
+ * request more per submission. What is queued meanwhile is proved when an
+ * answer arrives after the interval, or when the client falls idle.
  *
  * Everything runs on the loop thread; the bridge calls on_reply() there.
  */
@@ -24,9 +29,17 @@
 #include "canon.h"
 #include "relay_client_impl.h"
 
-static void track(struct relay_client *c, const struct cp_slot *s);
+static void track(struct relay_client *c, const struct cp_slot *s, int now);
 
 /* ---- checkpoint tracking ---- */
+
+#define PROOF_SPACING_MS 20
+
+static int proof_due(const struct relay_client *c)
+{
+	uint64_t now = dx_now_ms();
+	return now < c->proof_started_ms || now - c->proof_started_ms >= PROOF_SPACING_MS;
+}
 
 static int same_tree(const struct cp_slot *a, const struct cp_slot *b)
 {
@@ -60,7 +73,7 @@ static void refuse(struct relay_client *c, int code, const struct cp_slot *old,
  * it when the relay's proof was conclusive and failed; otherwise (a transport
  * error, a refusal, an answer that could not be verified: nothing was proved
  * either way) drops it, so that the next answer that carries it asks again.
- * Then moves on to the checkpoint that arrived meanwhile, if any.
+ * The checkpoint that arrived meanwhile, if any, waits for prove_queued().
  */
 static void settle(struct relay_client *c, int rc, int conclusive)
 {
@@ -71,11 +84,18 @@ static void settle(struct relay_client *c, int rc, int conclusive)
 	} else if (conclusive && (rc == DX_EPROOF || rc == DX_ELOG_INCONSISTENT)) {
 		refuse(c, rc, &c->latest, &next);
 	}
-	if (c->queued.set && !c->closing) {
-		next = c->queued;
-		c->queued.set = 0;
-		track(c, &next);
+}
+
+/* After each answer: proves what is queued, if the interval is over or nothing else is in flight. */
+static void prove_queued(struct relay_client *c)
+{
+	if (c->closing || c->pending.set || !c->queued.set ||
+	    (c->in_flight > 0 && !proof_due(c))) {
+		return;
 	}
+	struct cp_slot next = c->queued;
+	c->queued.set = 0;
+	track(c, &next, 1);
 }
 
 static int send_op(struct relay_client *c, struct op *op, Dx__RequestBody *body);
@@ -104,11 +124,16 @@ static void start_proof(struct relay_client *c, const struct cp_slot *s)
 		c->pending.set = 0;
 		return;
 	}
+	c->proof_started_ms = dx_now_ms();
 	c->stats.proof_requests++;
 }
 
-/* Decides what a verified checkpoint from the relay means (PROTOCOL.md 11.6). */
-static void track(struct relay_client *c, const struct cp_slot *s)
+/*
+ * Decides what a verified checkpoint from the relay means (PROTOCOL.md
+ * 11.6); a larger one is proved at once when now is set or the last proof
+ * is PROOF_SPACING_MS old, and queued otherwise.
+ */
+static void track(struct relay_client *c, const struct cp_slot *s, int now)
 {
 	const struct cp_slot *l = &c->latest;
 	if (!l->set) {
@@ -125,18 +150,30 @@ static void track(struct relay_client *c, const struct cp_slot *s)
 	if (s->cp.size == l->cp.size) {
 		return;
 	}
-	if (!c->pending.set) {
+	if (!c->pending.set && (now || proof_due(c))) {
+		if (c->queued.set && c->queued.cp.size > s->cp.size) {
+			/* A larger one waits: prove that one instead, and this one with it. */
+			struct cp_slot q = c->queued;
+			c->queued.set = 0;
+			start_proof(c, &q);
+			return;
+		}
+		if (c->queued.set && c->queued.cp.size == s->cp.size && !same_tree(&c->queued, s)) {
+			refuse(c, DX_ELOG_INCONSISTENT, &c->queued, s);
+			return;
+		}
+		c->queued.set = 0;
 		start_proof(c, s);
 		return;
 	}
 	/* A proof is in flight: never a second one for the same checkpoint. */
-	if (s->cp.size == c->pending.cp.size) {
+	if (c->pending.set && s->cp.size == c->pending.cp.size) {
 		if (!same_tree(&c->pending, s)) {
 			refuse(c, DX_ELOG_INCONSISTENT, &c->pending, s);
 		}
 		return;
 	}
-	if (s->cp.size < c->pending.cp.size) {
+	if (c->pending.set && s->cp.size < c->pending.cp.size) {
 		return;
 	}
 	if (c->queued.set && c->queued.cp.size == s->cp.size && !same_tree(&c->queued, s)) {
@@ -313,7 +350,7 @@ static void on_reply(void *arg, int rc, const uint8_t *data, size_t len)
 		if (relay_client_parse_checkpoint(c, r->checkpoint.data, r->checkpoint.len, &s) != DX_OK) {
 			rc = DX_EPROOF;
 		} else if (!c->closing) {
-			track(c, &s);
+			track(c, &s, 0);
 		}
 	}
 	if (rc == DX_OK && r->status != 0) {
@@ -345,6 +382,7 @@ static void on_reply(void *arg, int rc, const uint8_t *data, size_t len)
 		protobuf_c_message_free_unpacked(&r->base, NULL);
 	}
 	relay_client_op_free(op);
+	prove_queued(c);
 }
 
 /* ---- sending ---- */

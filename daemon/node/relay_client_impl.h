@@ -45,6 +45,7 @@ struct relay_client {
 	relay_client_checkpoint_fn on_checkpoint;
 	void *cb_arg;
 	struct cp_slot latest, pending, queued, refused;
+	uint64_t proof_started_ms; /* when the last consistency request went out */
 	int sent; /* a request went out: too late to seed the latest checkpoint */
 	int closing;
 	size_t in_flight; /* requests sent and not yet answered, proofs included */

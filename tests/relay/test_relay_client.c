@@ -265,6 +265,74 @@ static void test_checkpoint_advance(void **state)
 	fx_fini();
 }
 
+static void relay_current(char *text, size_t *len, struct checkpoint *cp);
+
+#define BURST 30
+
+struct burst {
+	struct relay_client *c;
+	uint8_t *env[BURST];
+	size_t len[BURST];
+	int sent, done, failed;
+};
+
+static void burst_cb(void *arg, int rc, const struct relay_receipt_info *r)
+{
+	struct burst *b = arg;
+	(void)r;
+	b->done++;
+	b->failed += rc != DX_OK;
+	/* The next one goes out from here: the client is never idle in between. */
+	if (b->sent < BURST) {
+		int i = b->sent++;
+		assert_dx_ok(relay_client_submit(b->c, b->env[i], b->len[i], burst_cb, b));
+	}
+}
+
+/*
+ * Submissions back to back, each answered with a larger checkpoint: the
+ * client proves at most one per interval while busy, and what it queued is
+ * proved once it falls idle, so that it ends on the relay's latest
+ * checkpoint, every adoption proved, no alarm.
+ */
+static void test_checkpoint_burst(void **state)
+{
+	(void)state;
+	struct envelope_info e;
+	struct burst b = { 0 };
+	char text[CHECKPOINT_MAX + 1];
+	size_t tlen;
+	struct checkpoint cur;
+	const char *held;
+	size_t hlen;
+	uint64_t size;
+	fx_init();
+	b.c = open_client(H.mex, NULL);
+	assert_dx_ok(sync_once(b.c));
+	for (int i = 0; i < BURST; i++) {
+		b.env[i] = rh_seal_for(H.mex, H.bfa, "a burst", &b.len[i], &e);
+	}
+	b.sent = 1;
+	assert_dx_ok(relay_client_submit(b.c, b.env[0], b.len[0], burst_cb, &b));
+	WAIT_FOR(b.done == BURST);
+	assert_int_equal(b.failed, 0);
+	WAIT_FOR(relay_client_in_flight(b.c) == 0);
+	assert_int_equal(PROOFS(b.c), ADOPTED(b.c));
+	assert_true(PROOFS(b.c) >= 1);
+	assert_true(PROOFS(b.c) <= BURST);
+	assert_int_equal(ALARMS(b.c), 0);
+	relay_current(text, &tlen, &cur);
+	assert_dx_ok(relay_client_checkpoint(b.c, &held, &hlen, &size));
+	assert_int_equal(size, cur.size);
+	print_message("burst of %d submissions: %llu proofs\n", BURST,
+		      (unsigned long long)PROOFS(b.c));
+	for (int i = 0; i < BURST; i++) {
+		free(b.env[i]);
+	}
+	close_client(b.c);
+	fx_fini();
+}
+
 static int sign_cb(void *ctx, uint8_t sig[KEYS_SIG_LEN], const uint8_t *msg, size_t len)
 {
 	keys_signer_sign(ctx, sig, msg, len);
@@ -704,7 +772,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exchange),	   cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_checkpoint_advance), cmocka_unit_test(test_equivocation),
+		cmocka_unit_test(test_checkpoint_advance), cmocka_unit_test(test_checkpoint_burst),
+		cmocka_unit_test(test_equivocation),
 		cmocka_unit_test(test_rollback),	   cmocka_unit_test(test_receipt_checks),
 		cmocka_unit_test(test_forged_answers),	   cmocka_unit_test(test_publish_refused),
 	};
