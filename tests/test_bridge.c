@@ -450,6 +450,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_tls_silent_peer),
 		cmocka_unit_test(test_tls_wrong_pin),
 		cmocka_unit_test(test_tls_listener_replaced),
+		cmocka_unit_test(test_tcp_keepalive),
 		cmocka_unit_test(test_tls_material),
 	};
 	fx_tls_files(&fx_certs);

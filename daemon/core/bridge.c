@@ -117,6 +117,18 @@ int bridge_url_kind(const char *url, int *tls)
 	return DX_EINVAL;
 }
 
+int bridge_listener_keepalive(nng_listener l)
+{
+	int rc = nng_listener_set_bool(l, NNG_OPT_TCP_KEEPALIVE, true);
+	return rc == NNG_ENOTSUP ? 0 : rc;
+}
+
+int bridge_dialer_keepalive(nng_dialer d)
+{
+	int rc = nng_dialer_set_bool(d, NNG_OPT_TCP_KEEPALIVE, true);
+	return rc == NNG_ENOTSUP ? 0 : rc;
+}
+
 /* ---- TLS material ---- */
 
 /* Reads a PEM file into a NUL-terminated string, as nng wants it. */
@@ -716,7 +728,8 @@ static int server_listen(struct bridge_server *s, const struct bridge_server_con
 	size_t max = cfg->recv_max + BRIDGE_HEADER_SLACK;
 	if ((rc = nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, max)) != 0 ||
 	    (rc = nng_listener_create(&s->listener, sock, cfg->url)) != 0 ||
-	    (rc = nng_listener_set_size(s->listener, NNG_OPT_RECVMAXSZ, max)) != 0) {
+	    (rc = nng_listener_set_size(s->listener, NNG_OPT_RECVMAXSZ, max)) != 0 ||
+	    (rc = bridge_listener_keepalive(s->listener)) != 0) {
 		return bridge_from_nng(rc);
 	}
 	if (tls) {

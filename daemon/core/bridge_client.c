@@ -130,6 +130,8 @@ static int dialer_new(struct bridge_client *c, nng_dialer *out)
 	if ((rc = nng_dialer_set_size(d, NNG_OPT_RECVMAXSZ, c->recv_max + BRIDGE_HEADER_SLACK)) !=
 	    0) {
 		drc = bridge_from_nng(rc);
+	} else if ((rc = bridge_dialer_keepalive(d)) != 0) {
+		drc = bridge_from_nng(rc);
 	} else if (c->tls_cfg != NULL &&
 		   (rc = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, c->tls_cfg)) != 0) {
 		drc = bridge_tls_err(rc);

@@ -81,6 +81,15 @@ struct hub {
 
 /* Maps the URL's scheme; only tls+tcp://, tcp:// and ipc:// are accepted. */
 int bridge_url_kind(const char *url, int *tls) DX_MUST_CHECK;
+/*
+ * TCP keepalive on every connection of a tcp or tls+tcp listener or dialer
+ * (nothing for ipc://): a peer that vanished without a FIN or RST (power
+ * cut, black-holed route) is found by the kernel and its connection closed,
+ * after the system's keepalive time (net.ipv4.tcp_keepalive_time, two hours
+ * by default), instead of never. nng 1.5.2 offers only on or off.
+ */
+int bridge_listener_keepalive(nng_listener l) DX_MUST_CHECK;
+int bridge_dialer_keepalive(nng_dialer d) DX_MUST_CHECK;
 /* Maps an nng error from TLS configuration: DX_ENOMEM or DX_ETLS. */
 int bridge_tls_err(int nng_err);
 /* A client TLS configuration that trusts only the pinned certificate. */

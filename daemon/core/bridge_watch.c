@@ -31,6 +31,7 @@
  * ever, as it keeps the socket.
  */
 #include "bridge.h"
+#include "bridge_hub.h"
 #include "bridge_watch.h"
 
 #include <errno.h>
@@ -253,6 +254,7 @@ static int listen_again(struct bridge_watch *w)
 		return rc;
 	}
 	if ((rc = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, w->recv_max)) != 0 ||
+	    (rc = bridge_listener_keepalive(l)) != 0 ||
 	    (rc = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, w->tls)) != 0 ||
 	    (rc = nng_listener_start(l, 0)) != 0) {
 		nng_listener_close(l);

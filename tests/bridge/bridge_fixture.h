@@ -144,6 +144,7 @@ void test_close_abandoned(void **state);
 void test_tls_silent_peer(void **state);
 void test_tls_wrong_pin(void **state);
 void test_tls_listener_replaced(void **state);
+void test_tcp_keepalive(void **state);
 void test_tls_material(void **state);
 void test_config_and_errors(void **state);
 

@@ -465,6 +465,85 @@ void test_tls_silent_peer(void **state)
 	fx_loop_close(&loop);
 }
 
+/*
+ * Established loopback connections to or from port, counted from
+ * /proc/net/tcp: *all of them, *kept those whose keepalive timer runs
+ * (timer type 2 in the "tr" column).
+ */
+static void keepalive_count(int port, int *all, int *kept)
+{
+	char line[512];
+	FILE *f = fopen("/proc/net/tcp", "r");
+	assert_non_null(f);
+	*all = *kept = 0;
+	assert_non_null(fgets(line, sizeof(line), f)); /* the header */
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned lport, rport, st, tr;
+		if (sscanf(line, " %*d: %*8x:%x %*8x:%x %x %*x:%*x %x:", &lport, &rport, &st, &tr) !=
+		    4) {
+			continue;
+		}
+		if (st == 1 && ((int)lport == port || (int)rport == port)) {
+			(*all)++;
+			*kept += tr == 2;
+		}
+	}
+	fclose(f);
+}
+
+static int both_kept(void *arg)
+{
+	int all, kept;
+	keepalive_count(*(int *)arg, &all, &kept);
+	return all == 2 && kept == 2;
+}
+
+static void keepalive_on(const char *scheme)
+{
+	uv_loop_t loop;
+	struct bridge_server *s;
+	struct bridge_client *c;
+	unsigned handled = 0;
+	char any[64], url[64];
+	int port, all, kept;
+	struct fx_replies r = { .want = 1 };
+	snprintf(any, sizeof(any), "%s://127.0.0.1:0", scheme);
+	struct bridge_server_config scfg = { .url = any, .contexts = 4, .recv_max = 1024 };
+	scfg.tls.cert_file = fx_certs.cert;
+	scfg.tls.key_file = fx_certs.key;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_dx_ok(bridge_server_open(&loop, &scfg, fx_echo_handler, &handled, &s));
+	assert_dx_ok(bridge_server_port(s, &port));
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%d", scheme, port);
+	struct bridge_client_config ccfg = fx_client_cfg(url);
+	ccfg.tls.ca_file = fx_certs.cert;
+	ccfg.tls.server_name = "localhost";
+	assert_dx_ok(bridge_client_open(&loop, &ccfg, &c));
+	assert_dx_ok(bridge_client_request(c, (const uint8_t *)"re:", 3, fx_count_reply, &r));
+	assert_true(fx_run_until(&loop, fx_replies_done, &r, 10000));
+	assert_dx_ok(r.last_rc);
+	/*
+	 * Both ends of the connection, the accepted socket and the dialled one,
+	 * once idle: while the reply waits for its ACK, the kernel shows the
+	 * retransmission timer instead.
+	 */
+	assert_true(fx_run_until(&loop, both_kept, &port, 5000));
+	keepalive_count(port, &all, &kept);
+	assert_int_equal(all, 2);
+	fx_close_client(&loop, c);
+	fx_close_server(&loop, s);
+	fx_loop_close(&loop);
+}
+
+/* A peer that vanishes without a word is found by the kernel, in time. */
+void test_tcp_keepalive(void **state)
+{
+	(void)state;
+	keepalive_on("tcp");
+	keepalive_on("tls+tcp");
+}
+
 void test_tls_material(void **state)
 {
 	(void)state;
