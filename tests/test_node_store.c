@@ -186,6 +186,43 @@ static void test_outbox_lifecycle(void **state)
 	node_store_close(st);
 }
 
+/* The link is back: what failed for want of it is due now; refusals keep their backoff. */
+static void test_outbox_link_up(void **state)
+{
+	(void)state;
+	const char *path = new_db();
+	struct node_store *st = open_store(path, key1);
+	const uint8_t body[] = "b";
+	uint8_t down[NODE_STORE_MSG_ID_LEN], quota[NODE_STORE_MSG_ID_LEN],
+		tls[NODE_STORE_MSG_ID_LEN];
+	struct node_store_outbox_info info;
+	struct seen_msgs seen = { 0 };
+	size_t n = 99;
+
+	assert_dx_ok(node_store_outbox_enqueue(st, "MEX", body, sizeof(body), NULL, 0, down));
+	assert_dx_ok(node_store_outbox_enqueue(st, "MEX", body, sizeof(body), NULL, 0, quota));
+	assert_dx_ok(node_store_outbox_enqueue(st, "BFA", body, sizeof(body), NULL, 0, tls));
+	assert_dx_ok(node_store_outbox_record_attempt(st, down, DX_EUNREACHABLE, fake_now + 300000));
+	assert_dx_ok(node_store_outbox_record_attempt(st, quota, DX_EQUOTA, fake_now + 300000));
+	assert_dx_ok(node_store_outbox_record_attempt(st, tls, DX_ETIMEDOUT, fake_now + 60000));
+	assert_dx_ok(node_store_outbox_due(st, fake_now + 10, 10, collect_out, &seen));
+	assert_int_equal(seen.n, 0);
+
+	assert_dx_ok(node_store_outbox_link_up(st, fake_now + 10, &n));
+	assert_int_equal(n, 2);
+	assert_dx_ok(node_store_outbox_due(st, fake_now + 10, 10, collect_out, &seen));
+	assert_int_equal(seen.n, 2);
+	assert_dx_ok(node_store_outbox_get(st, quota, &info));
+	assert_int_equal(info.next_attempt_ms, fake_now + 300000);
+	assert_dx_ok(node_store_outbox_get(st, down, &info));
+	assert_int_equal(info.next_attempt_ms, fake_now + 10);
+	assert_int_equal(info.attempts, 1);
+	/* Nothing waits any more: a second call changes nothing. */
+	assert_dx_ok(node_store_outbox_link_up(st, fake_now + 20, &n));
+	assert_int_equal(n, 0);
+	node_store_close(st);
+}
+
 static void test_outbox_refusals(void **state)
 {
 	(void)state;
@@ -457,6 +494,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_outbox_lifecycle),
+		cmocka_unit_test(test_outbox_link_up),
 		cmocka_unit_test(test_outbox_refusals),
 		cmocka_unit_test(test_outbox_lists),
 		cmocka_unit_test(test_sequences),

@@ -57,11 +57,22 @@ void node_relay_result(struct node *n, int rc)
 		n->relay_last_error = rc;
 		return;
 	}
-	if (n->relay_last_error != DX_OK) {
-		node_log(n, NODE_LOG_INFO, "relay link is up again");
-	}
+	int was_down = n->relay_last_error != DX_OK;
 	n->relay_last_error = DX_OK;
 	n->relay_last_ok_ms = dx_now_ms();
+	if (was_down) {
+		/* What waited for the link goes now, not after its backoff. */
+		size_t due = 0;
+		int st = node_store_outbox_link_up(n->store, dx_now_ms(), &due);
+		if (st != DX_OK) {
+			node_log(n, NODE_LOG_ERROR, "relay link is up again; rescheduling the outbox: %s",
+				 dx_strerror(st));
+		} else {
+			node_log(n, NODE_LOG_INFO, "relay link is up again; %zu queued message(s) "
+				 "due now", due);
+		}
+		node_outbox_kick(n);
+	}
 }
 
 /* ---- reload ---- */

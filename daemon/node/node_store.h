@@ -163,6 +163,14 @@ int node_store_outbox_record_attempt(struct node_store *st,
 				     uint64_t next_attempt_ms) DX_MUST_CHECK;
 
 /*
+ * The link to the relay is back: every QUEUED or SEALED message whose last
+ * attempt failed for want of a link (DX_ETIMEDOUT, DX_EUNREACHABLE,
+ * DX_ETLS, DX_ECLOSED) and that waits for a later attempt is made due at
+ * now_ms; *n counts them. Refusals (rate, quota, keys) keep their backoff.
+ */
+int node_store_outbox_link_up(struct node_store *st, uint64_t now_ms, size_t *n) DX_MUST_CHECK;
+
+/*
  * Stores the relay's receipt for a SEALED (or FAILED) message: RECEIPTED.
  * The same receipt again is accepted; another one is DX_EEXIST and the first
  * is kept. DX_EINVAL for a message that was never sealed.

@@ -390,6 +390,35 @@ int node_store_outbox_record_attempt(struct node_store *st,
 	return nstore_tx_end(st, &tx, rc);
 }
 
+int node_store_outbox_link_up(struct node_store *st, uint64_t now_ms, size_t *n)
+{
+	struct tx tx;
+	sqlite3_stmt *s;
+	*n = 0;
+	if (now_ms > (uint64_t)INT64_MAX) {
+		return DX_EINVAL;
+	}
+	int rc = nstore_tx_begin(st, &tx);
+	if (rc != DX_OK) {
+		return rc;
+	}
+	rc = db_stmt(st->db,
+		     "UPDATE outbox SET next_attempt_ms = ?1 WHERE state IN (1, 2)"
+		     " AND next_attempt_ms > ?1 AND last_error IN (?2, ?3, ?4, ?5)",
+		     &s);
+	if (rc == DX_OK) {
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)now_ms);
+		sqlite3_bind_int(s, 2, DX_ETIMEDOUT);
+		sqlite3_bind_int(s, 3, DX_EUNREACHABLE);
+		sqlite3_bind_int(s, 4, DX_ETLS);
+		sqlite3_bind_int(s, 5, DX_ECLOSED);
+		if ((rc = nstore_step_done(s)) == DX_OK) {
+			*n = (size_t)sqlite3_changes(db_handle(st->db));
+		}
+	}
+	return nstore_tx_end(st, &tx, rc);
+}
+
 /* Compares the stored receipt of a row with the one offered: 0 when the same. */
 static int same_receipt(struct node_store *st, const char *sql, const uint8_t *key, size_t key_len,
 			const uint8_t *receipt, size_t receipt_len)

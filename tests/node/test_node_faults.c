@@ -114,6 +114,65 @@ static void test_relay_down(void **state)
 	}
 }
 
+/* The outbox item with id: its number of attempts so far. */
+static long long outbox_attempts(struct tnode *n, const char *id)
+{
+	json_t *out = TN_CLI_OK(&NET, n, "outbox");
+	json_t *items = json_object_get(out, "items");
+	long long attempts = -1;
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		json_t *it = json_array_get(items, i);
+		if (strcmp(tj_str(it, "message_id"), id) == 0) {
+			attempts = tj_int(it, "attempts");
+		}
+	}
+	json_decref(out);
+	return attempts;
+}
+
+static void set_retry(struct tnode *n, const char *min, const char *max)
+{
+	int rc = tnode_stop(n, SIGTERM);
+	if (rc != 0) {
+		TN_FAIL(&NET, "divexd %s exited %d after SIGTERM, want 0", n->state, rc);
+	}
+	tnode_conf_set(n, "outbox", "retry_min_ms", min);
+	tnode_conf_set(n, "outbox", "retry_max_ms", max);
+	tnode_start(&NET, n);
+}
+
+/*
+ * A message that failed for want of a link waits for its backoff (here at
+ * least 30 s); when the relay is back, the node finds out from its next
+ * answer and sends the message then, not when the backoff ends.
+ */
+static void test_link_back(void **state)
+{
+	char ids[1][33];
+	struct tnode *fra = tnet_node(&NET, "FRA"), *mex = tnet_node(&NET, "MEX");
+	set_retry(fra, "60000", "600000");
+	int rc = trelay_stop(&NET.relay, SIGTERM);
+	if (rc != 0) {
+		TN_FAIL(&NET, "the relay exited %d after SIGTERM, want 0", rc);
+	}
+	send_many(fra, "MEX", "link back", 1, ids);
+	long deadline = tn_now_ms() + TN_DELIVER_MS;
+	while (outbox_attempts(fra, ids[0]) < 1) {
+		if (tn_now_ms() > deadline) {
+			TN_FAIL(&NET, "FRA never tried to send %s while the relay was down", ids[0]);
+		}
+		tn_pause();
+	}
+	long back = tn_now_ms();
+	trelay_start(&NET.relay);
+	json_decref(tnode_wait_outbox(&NET, fra, ids[0], "receipted", 20000));
+	/* Well within the 30 s the backoff would have waited at the least. */
+	assert_true(tn_now_ms() - back < 20000);
+	assert_true(proc_log_count(&fra->proc, "relay link is up again") >= 1);
+	wait_many(mex, "FRA", "link back", 1);
+	set_retry(fra, "100", "1000");
+}
+
 /* Asserts that n's inbox holds sequences 1..count from sender, each once, and no gap. */
 static void check_sequences(const struct tnode *n, const char *sender, long long count)
 {
@@ -314,6 +373,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_recipient_down), cmocka_unit_test(test_relay_down),
+		cmocka_unit_test(test_link_back),
 		cmocka_unit_test(test_kill9_mid_send), cmocka_unit_test(test_no_role),
 		cmocka_unit_test(test_key_change),     cmocka_unit_test(test_lost_ack_receipt),
 	};
