@@ -13,6 +13,12 @@
  *             size and hash the sealed payload gives
  *   ack       the signed acknowledgement, whose receipt is stored
  *
+ * The acknowledgement is the one step the next item need not wait for: it
+ * is sent and the round moves on, with at most INBOX_ACKS_MAX answers
+ * outstanding, and the round ends only when every one has come back, so
+ * that the next list does not name a message whose acknowledgement is on
+ * its way. Each one's receipt is stored as it arrives.
+ *
  * Only then does the relay drop the envelope: a crash at any step leaves it
  * in the mailbox and the next round resumes (an envelope already stored is
  * not opened twice; a download resumes from the bytes held). An envelope that
@@ -38,6 +44,8 @@
 
 #define INBOX_LIST_MAX 64
 #define INBOX_IDLE_MS 2000
+/* Acknowledgements sent and not yet answered, at most. */
+#define INBOX_ACKS_MAX 8
 
 struct node_in_round {
 	struct node *n;
@@ -48,6 +56,15 @@ struct node_in_round {
 	/* The item being worked on. */
 	Dx__Payload *payload;
 	size_t att_i;
+	unsigned acks_out; /* acknowledgements in flight */
+	int ack_wait;      /* the next item waits for an acknowledgement slot */
+	int ending;        /* every item is done: the round ends with the last ack */
+};
+
+/* One acknowledgement in flight: what its answer is about. */
+struct node_in_ack {
+	struct node_in_round *r;
+	struct relay_mail m;
 };
 
 static void list_mail(struct node *n);
@@ -115,11 +132,14 @@ static void item_done(struct node_in_round *r)
 	next_item(r);
 }
 
+static void round_end(struct node_in_round *r);
+
 static void on_acked(void *arg, int rc, const struct relay_receipt_info *ri)
 {
-	struct node_in_round *r = arg;
+	struct node_in_ack *a = arg;
+	struct node_in_round *r = a->r;
 	struct node *n = r->n;
-	const struct relay_mail *m = &r->mail[r->i];
+	const struct relay_mail *m = &a->m;
 	node_relay_result(n, rc);
 	if (rc == DX_OK) {
 		rc = node_store_inbox_mark_acked(n->store, m->digest, ri->receipt, ri->receipt_len);
@@ -134,15 +154,37 @@ static void on_acked(void *arg, int rc, const struct relay_receipt_info *ri)
 	if (r->reack && (rc == DX_ENOENT || rc == DX_ENOT_RECIPIENT || rc == DX_EPARSE)) {
 		refuse(n, m, rc, "acknowledging again");
 	}
-	item_done(r);
+	free(a);
+	r->acks_out--;
+	if (r->ack_wait) {
+		r->ack_wait = 0;
+		item_done(r);
+	} else if (r->ending && r->acks_out == 0) {
+		round_end(r);
+	}
 }
 
+/* Sends the item's acknowledgement and moves on unless INBOX_ACKS_MAX are out. */
 static void ack(struct node_in_round *r)
 {
-	int rc = relay_client_ack(r->n->rc, r->mail[r->i].digest, on_acked, r);
-	if (rc != DX_OK) {
-		item_done(r);
+	struct node_in_ack *a = malloc(sizeof(*a));
+	if (a == NULL) {
+		item_done(r); /* acknowledged in a later round */
+		return;
 	}
+	a->r = r;
+	a->m = r->mail[r->i];
+	int rc = relay_client_ack(r->n->rc, a->m.digest, on_acked, a);
+	if (rc != DX_OK) {
+		free(a);
+		item_done(r);
+		return;
+	}
+	if (++r->acks_out >= INBOX_ACKS_MAX) {
+		r->ack_wait = 1;
+		return;
+	}
+	item_done(r);
 }
 
 static void download_next(struct node_in_round *r);
@@ -449,7 +491,17 @@ static void next_item(struct node_in_round *r)
 		}
 		return;
 	}
-	/* The round is over. */
+	if (r->acks_out > 0) {
+		r->ending = 1; /* the last acknowledgement's answer ends the round */
+		return;
+	}
+	round_end(r);
+}
+
+/* Every item is done and every acknowledgement answered: list again or rest. */
+static void round_end(struct node_in_round *r)
+{
+	struct node *n = r->n;
 	int progress = r->progress;
 	free(r);
 	n->in_round = NULL;
