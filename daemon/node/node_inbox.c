@@ -17,7 +17,11 @@
  * is sent and the round moves on, with at most INBOX_ACKS_MAX answers
  * outstanding, and the round ends only when every one has come back, so
  * that the next list does not name a message whose acknowledgement is on
- * its way. Each one's receipt is stored as it arrives.
+ * its way. Each one's receipt is stored as it arrives. And while an
+ * envelope is opened and stored, the next one's fetch is already on its
+ * way (one ahead at most); its answer waits, copied, until its turn. A
+ * fetch is logged by the relay and may be asked again, so a prefetched
+ * envelope the round never reaches costs nothing but the copy.
  *
  * Only then does the relay drop the envelope: a crash at any step leaves it
  * in the mailbox and the next round resumes (an envelope already stored is
@@ -58,8 +62,19 @@ struct node_in_round {
 	size_t att_i;
 	unsigned acks_out; /* acknowledgements in flight */
 	int ack_wait;      /* the next item waits for an acknowledgement slot */
-	int ending;        /* every item is done: the round ends with the last ack */
+	int ending;        /* every item is done: the round ends with the last answer */
+	/* The next item's fetch, sent while this one is worked on. */
+	struct {
+		int state; /* PRE_NONE, PRE_FLIGHT, PRE_READY */
+		int wanted; /* its turn came while it was in flight */
+		size_t i;
+		int rc;
+		uint8_t *env, *receipt;
+		size_t len, receipt_len;
+	} pre;
 };
+
+enum { PRE_NONE, PRE_FLIGHT, PRE_READY };
 
 /* One acknowledgement in flight: what its answer is about. */
 struct node_in_ack {
@@ -159,7 +174,7 @@ static void on_acked(void *arg, int rc, const struct relay_receipt_info *ri)
 	if (r->ack_wait) {
 		r->ack_wait = 0;
 		item_done(r);
-	} else if (r->ending && r->acks_out == 0) {
+	} else if (r->ending && r->acks_out == 0 && r->pre.state != PRE_FLIGHT) {
 		round_end(r);
 	}
 }
@@ -325,21 +340,23 @@ static int gap_cb(void *ctx, uint64_t first, uint64_t last)
 	return 0;
 }
 
-static void on_fetched(void *arg, int rc, const uint8_t *env, size_t len,
-		       const struct relay_receipt_info *ri)
+static void prefetch(struct node_in_round *r);
+
+/* The current item's envelope and fetch receipt (rc 0), or why it did not come. */
+static void fetched(struct node_in_round *r, int rc, const uint8_t *env, size_t len,
+		    const uint8_t *receipt, size_t receipt_len)
 {
-	struct node_in_round *r = arg;
 	struct node *n = r->n;
 	const struct relay_mail *m = &r->mail[r->i];
 	struct opened o;
 	char *summary = NULL;
 	char hex[2 * ENVELOPE_ID_LEN + 1];
-	node_relay_result(n, rc);
 	if (rc != DX_OK) {
 		node_log(n, NODE_LOG_WARN, "fetching mail from %s: %s", m->sender, dx_strerror(rc));
 		item_done(r);
 		return;
 	}
+	prefetch(r);
 	struct open_params op = {
 		.recipient = n->keys,
 		.lookup_sender = node_roster_lookup_sender,
@@ -379,8 +396,8 @@ static void on_fetched(void *arg, int rc, const uint8_t *env, size_t len,
 		.body = o.body,
 		.body_len = o.body_len,
 		.summary = summary != NULL ? summary : "",
-		.fetch_receipt = ri->receipt,
-		.fetch_receipt_len = ri->receipt_len,
+		.fetch_receipt = receipt,
+		.fetch_receipt_len = receipt_len,
 	};
 	memcpy(so.digest, o.info.digest, ENVELOPE_HASH_LEN);
 	memcpy(so.envelope_id, o.info.id, ENVELOPE_ID_LEN);
@@ -424,6 +441,93 @@ static void on_fetched(void *arg, int rc, const uint8_t *env, size_t len,
 		return;
 	}
 	download_next(r);
+}
+
+static void on_fetched(void *arg, int rc, const uint8_t *env, size_t len,
+		       const struct relay_receipt_info *ri)
+{
+	struct node_in_round *r = arg;
+	node_relay_result(r->n, rc);
+	fetched(r, rc, env, len, rc == DX_OK ? ri->receipt : NULL, rc == DX_OK ? ri->receipt_len : 0);
+}
+
+static void pre_clear(struct node_in_round *r)
+{
+	free(r->pre.env);
+	free(r->pre.receipt);
+	r->pre.env = r->pre.receipt = NULL;
+	r->pre.state = PRE_NONE;
+}
+
+static void on_prefetched(void *arg, int rc, const uint8_t *env, size_t len,
+			  const struct relay_receipt_info *ri)
+{
+	struct node_in_round *r = arg;
+	node_relay_result(r->n, rc);
+	if (r->pre.wanted) {
+		/* Its turn has come: worked on at once, as an ordinary fetch. */
+		r->pre.wanted = 0;
+		r->pre.state = PRE_NONE;
+		fetched(r, rc, env, len, rc == DX_OK ? ri->receipt : NULL,
+			rc == DX_OK ? ri->receipt_len : 0);
+		return;
+	}
+	r->pre.state = PRE_READY;
+	r->pre.rc = rc;
+	if (rc == DX_OK) {
+		r->pre.env = malloc(len > 0 ? len : 1);
+		r->pre.receipt = malloc(ri->receipt_len > 0 ? ri->receipt_len : 1);
+		if (r->pre.env == NULL || r->pre.receipt == NULL) {
+			r->pre.rc = DX_ENOMEM; /* fetched again in a later round */
+		} else {
+			memcpy(r->pre.env, env, len);
+			memcpy(r->pre.receipt, ri->receipt, ri->receipt_len);
+			r->pre.len = len;
+			r->pre.receipt_len = ri->receipt_len;
+		}
+	}
+	if (r->ending && r->acks_out == 0) {
+		round_end(r);
+	}
+}
+
+/* Sends the fetch of the item after the current one, if it will need one. */
+static void prefetch(struct node_in_round *r)
+{
+	struct node *n = r->n;
+	struct node_store_inbox_info info;
+	size_t j = r->i + 1;
+	if (r->pre.state != PRE_NONE || j >= r->n_mail || n->stopping ||
+	    refused(n, r->mail[j].digest) || node_store_inbox_get(n->store, r->mail[j].digest,
+								   &info) == DX_OK) {
+		return;
+	}
+	if (relay_client_fetch(n->rc, r->mail[j].digest, on_prefetched, r) == DX_OK) {
+		r->pre.state = PRE_FLIGHT;
+		r->pre.wanted = 0;
+		r->pre.i = j;
+	}
+}
+
+/* The current item's fetch: 1 when it was prefetched (and is taken care of). */
+static int take_prefetched(struct node_in_round *r)
+{
+	if (r->pre.state == PRE_NONE || r->pre.i != r->i) {
+		return 0;
+	}
+	if (r->pre.state == PRE_FLIGHT) {
+		r->pre.wanted = 1;
+		return 1;
+	}
+	int rc = r->pre.rc;
+	uint8_t *env = r->pre.env, *receipt = r->pre.receipt;
+	size_t len = r->pre.len, receipt_len = r->pre.receipt_len;
+	r->pre.env = r->pre.receipt = NULL;
+	r->pre.state = PRE_NONE;
+	fetched(r, rc, env, len, receipt, receipt_len);
+	free(env);
+	free(receipt);
+	return 1;
 }
 
 /* An envelope stored before a crash or a failed acknowledgement: finish it. */
@@ -482,6 +586,9 @@ static void next_item(struct node_in_round *r)
 			download_next(r);
 			return;
 		}
+		if (take_prefetched(r)) {
+			return;
+		}
 		rc = relay_client_fetch(n->rc, m->digest, on_fetched, r);
 		if (rc != DX_OK) {
 			node_log(n, NODE_LOG_WARN, "fetching mail from %s: %s", m->sender,
@@ -491,8 +598,8 @@ static void next_item(struct node_in_round *r)
 		}
 		return;
 	}
-	if (r->acks_out > 0) {
-		r->ending = 1; /* the last acknowledgement's answer ends the round */
+	if (r->acks_out > 0 || r->pre.state == PRE_FLIGHT) {
+		r->ending = 1; /* the last answer ends the round */
 		return;
 	}
 	round_end(r);
@@ -503,6 +610,7 @@ static void round_end(struct node_in_round *r)
 {
 	struct node *n = r->n;
 	int progress = r->progress;
+	pre_clear(r); /* a prefetched envelope whose turn never came */
 	free(r);
 	n->in_round = NULL;
 	if (n->stopping) {
