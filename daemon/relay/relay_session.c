@@ -26,12 +26,13 @@ struct relay_session {
 	uint8_t id[RELAY_SESSION_ID_LEN];
 	uint8_t key[RELAY_SESSION_KEY_LEN];
 	uint8_t identity_pk[KEYS_SIGN_PK_LEN];
-	uint64_t created_ms;
+	uint64_t created;    /* the order of creation: the oldest has the smallest */
 	uint64_t expires_ms; /* 0: the slot is free */
 };
 
 struct relay_sessions {
 	struct relay_session s[RELAY_SESSIONS_PER_MEMBER];
+	uint64_t created; /* sessions agreed so far (a millisecond can hold several) */
 	uint8_t scratch_sk[32]; /* the relay's ephemeral secret, during a handshake */
 };
 
@@ -87,7 +88,7 @@ static struct relay_session *slot_pick(struct relay_sessions *set, uint64_t now)
 		if (s->expires_ms == 0 || now >= s->expires_ms) {
 			return s;
 		}
-		if (s->created_ms < oldest->created_ms) {
+		if (s->created < oldest->created) {
 			oldest = s;
 		}
 	}
@@ -140,7 +141,7 @@ int relay_op_session(struct relay *r, struct relay_op *op)
 	}
 	memcpy(s->id, id, sizeof(id));
 	memcpy(s->identity_pk, m->identity_pk, KEYS_SIGN_PK_LEN);
-	s->created_ms = now;
+	s->created = ++m->sessions->created;
 	s->expires_ms = now + lifetime;
 
 	memcpy(buf, id, RELAY_SESSION_ID_LEN);
