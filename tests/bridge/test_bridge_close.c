@@ -379,7 +379,7 @@ static void listener_replaced(const char *scheme)
 	struct fx_replies r, r2;
 	unsigned long replaced = bridge_listeners_replaced();
 
-	bridge_watch_tuning(100, 300);
+	bridge_watch_tuning(100, 1000);
 	assert_int_equal(uv_loop_init(&loop), 0);
 	struct bridge_server *s = tls_echo_server_on(&loop, scheme, &handled, url);
 	int port, port2;
