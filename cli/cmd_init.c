@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cfgfile.h"
 #include "cli.h"
 
 enum {
@@ -55,10 +56,6 @@ struct init_opts {
 	char users[N_ROLES][ROLE_USERS_MAX][USER_MAX + 1];
 	size_t n_users[N_ROLES];
 	int tls;
-};
-
-static const char *const url_schemes[] = {
-	"tls+tcp://", "tls+tcp4://", "tls+tcp6://", "tcp://", "tcp4://", "tcp6://", "ipc://",
 };
 
 /* Printable ASCII without spaces: safe as an INI value and on a log line. */
@@ -150,17 +147,11 @@ static int init_opt(struct cli *c, const struct cli_verb *v, struct init_opts *i
 
 static int url_kind(const char *url, int *tls)
 {
-	if (!token_ok(url)) {
+	if (!cfgfile_url_valid(url, TOKEN_MAX)) {
 		return DX_EINVAL;
 	}
-	for (size_t i = 0; i < sizeof(url_schemes) / sizeof(url_schemes[0]); i++) {
-		size_t n = strlen(url_schemes[i]);
-		if (strncmp(url, url_schemes[i], n) == 0 && url[n] != '\0') {
-			*tls = strncmp(url, "tls+", 4) == 0;
-			return DX_OK;
-		}
-	}
-	return DX_EINVAL;
+	*tls = cfgfile_url_is_tls(url);
+	return DX_OK;
 }
 
 static int check_relay(struct cli *c, struct init_opts *io)

@@ -41,6 +41,7 @@
 
 #include "bridge_hub.h"
 #include "bridge_watch.h"
+#include "cfgfile.h"
 #include "util.h"
 
 /* After nng.h, which it needs but does not include. */
@@ -95,26 +96,14 @@ int bridge_from_nng(int nng_err)
 	}
 }
 
-/* Accepts only the transports divex uses (those cfgfile_url_valid() allows); sets *tls. */
+/* Accepts only the transports divex uses (the schemes cfgfile allows); sets *tls. */
 int bridge_url_kind(const char *url, int *tls)
 {
-	static const struct {
-		const char *prefix;
-		int tls;
-	} kinds[] = {
-		{ "tls+tcp://", 1 }, { "tls+tcp4://", 1 }, { "tls+tcp6://", 1 }, { "tcp://", 0 },
-		{ "tcp4://", 0 },    { "tcp6://", 0 },	    { "ipc://", 0 },
-	};
-	if (url == NULL) {
+	if (url == NULL || cfgfile_url_scheme_len(url) == 0) {
 		return DX_EINVAL;
 	}
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (strncmp(url, kinds[i].prefix, strlen(kinds[i].prefix)) == 0) {
-			*tls = kinds[i].tls;
-			return DX_OK;
-		}
-	}
-	return DX_EINVAL;
+	*tls = cfgfile_url_is_tls(url);
+	return DX_OK;
 }
 
 int bridge_listener_keepalive(nng_listener l)

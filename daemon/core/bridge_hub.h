@@ -79,7 +79,7 @@ struct hub {
 	void *done_arg;
 };
 
-/* Maps the URL's scheme; only tls+tcp://, tcp:// and ipc:// are accepted. */
+/* Maps the URL's scheme: the tcp, tls+tcp (4 and 6 too) and ipc schemes of cfgfile.h. */
 int bridge_url_kind(const char *url, int *tls) DX_MUST_CHECK;
 /*
  * TCP keepalive on every connection of a tcp or tls+tcp listener or dialer

@@ -190,18 +190,24 @@ int cfgfile_token_valid(const char *s)
 	return 1;
 }
 
+size_t cfgfile_url_scheme_len(const char *url)
+{
+	for (size_t i = 0; i < sizeof(url_schemes) / sizeof(url_schemes[0]); i++) {
+		size_t n = strlen(url_schemes[i]);
+		if (strncmp(url, url_schemes[i], n) == 0) {
+			return n;
+		}
+	}
+	return 0;
+}
+
 int cfgfile_url_valid(const char *url, size_t max)
 {
 	if (strlen(url) > max || !cfgfile_token_valid(url)) {
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(url_schemes) / sizeof(url_schemes[0]); i++) {
-		size_t n = strlen(url_schemes[i]);
-		if (strncmp(url, url_schemes[i], n) == 0) {
-			return url[n] != '\0';
-		}
-	}
-	return 0;
+	size_t n = cfgfile_url_scheme_len(url);
+	return n > 0 && url[n] != '\0';
 }
 
 int cfgfile_url_is_tls(const char *url)

@@ -75,6 +75,8 @@ int cfgfile_token_valid(const char *s);
  * tcp4, tcp6, ipc) followed by something.
  */
 int cfgfile_url_valid(const char *url, size_t max);
+/* The length of url's scheme and "://" when divex allows it (as above), else 0. */
+size_t cfgfile_url_scheme_len(const char *url);
 /* A `user =` value (harden.h): DX_OK, or DX_EPARSE with the sentence for key in msg. */
 int cfgfile_user_check(const char *key, const char *value, char *msg, size_t msglen);
 
