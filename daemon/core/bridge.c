@@ -731,28 +731,24 @@ static int server_listen(struct bridge_server *s, const struct bridge_server_con
 			return bridge_tls_err(rc);
 		}
 	}
-	if (cfg->ipc_mode != 0 &&
-	    (rc = nng_listener_set_int(s->listener, NNG_OPT_IPC_PERMISSIONS, cfg->ipc_mode)) != 0) {
-		return bridge_from_nng(rc);
+	if (cfg->ipc_mode != 0) {
+		rc = nng_listener_set_int(s->listener, NNG_OPT_IPC_PERMISSIONS, cfg->ipc_mode);
 	}
-	if ((rc = nng_listener_start(s->listener, 0)) == 0 && strncmp(cfg->url, "ipc://", 6) != 0) {
+	if (rc == 0) {
+		rc = nng_listener_start(s->listener, 0);
+	}
+	if (rc == 0 && strncmp(cfg->url, "ipc://", 6) != 0) {
 		rc = nng_listener_get_int(s->listener, NNG_OPT_TCP_BOUND_PORT, &s->port);
 	}
-	if (rc != 0) {
-		if (tc != NULL) {
-			nng_tls_config_free(tc);
-		}
-		return bridge_from_nng(rc);
+	if (rc == 0 && tc != NULL) {
+		/* nng 1.5.2's tls+tcp listener can stop accepting: see bridge_watch.c. */
+		rc = bridge_watch_start(sock, s->listener, cfg->url, s->port, tc, max,
+					&s->hub.watch);
 	}
 	if (tc != NULL) {
-		/* nng 1.5.2's tls+tcp listener can stop accepting: see bridge_watch.c. */
-		rc = bridge_watch_start(sock, s->listener, cfg->url, tc, max, &s->hub.watch);
 		nng_tls_config_free(tc); /* the listener and the watch hold their own */
-		if (rc != 0) {
-			return bridge_from_nng(rc);
-		}
 	}
-	return DX_OK;
+	return rc == 0 ? DX_OK : bridge_from_nng(rc);
 }
 
 int bridge_server_open(uv_loop_t *loop, const struct bridge_server_config *cfg,
