@@ -150,36 +150,25 @@ static void track(struct relay_client *c, const struct cp_slot *s, int now)
 	if (s->cp.size == l->cp.size) {
 		return;
 	}
-	if (!c->pending.set && (now || proof_due(c))) {
-		if (c->queued.set && c->queued.cp.size > s->cp.size) {
-			/* A larger one waits: prove that one instead, and this one with it. */
-			struct cp_slot q = c->queued;
-			c->queued.set = 0;
-			start_proof(c, &q);
-			return;
-		}
-		if (c->queued.set && c->queued.cp.size == s->cp.size && !same_tree(&c->queued, s)) {
-			refuse(c, DX_ELOG_INCONSISTENT, &c->queued, s);
-			return;
-		}
-		c->queued.set = 0;
-		start_proof(c, s);
-		return;
-	}
 	/* A proof is in flight: never a second one for the same checkpoint. */
-	if (c->pending.set && s->cp.size == c->pending.cp.size) {
-		if (!same_tree(&c->pending, s)) {
+	if (c->pending.set && s->cp.size <= c->pending.cp.size) {
+		if (s->cp.size == c->pending.cp.size && !same_tree(&c->pending, s)) {
 			refuse(c, DX_ELOG_INCONSISTENT, &c->pending, s);
 		}
 		return;
 	}
-	if (c->pending.set && s->cp.size < c->pending.cp.size) {
-		return;
-	}
 	if (c->queued.set && c->queued.cp.size == s->cp.size && !same_tree(&c->queued, s)) {
 		refuse(c, DX_ELOG_INCONSISTENT, &c->queued, s);
-	} else if (!c->queued.set || c->queued.cp.size < s->cp.size) {
+		return;
+	}
+	if (!c->queued.set || c->queued.cp.size < s->cp.size) {
 		c->queued = *s;
+	}
+	/* The largest one seen is proved, now or once the interval is over. */
+	if (!c->pending.set && (now || proof_due(c))) {
+		struct cp_slot next = c->queued;
+		c->queued.set = 0;
+		start_proof(c, &next);
 	}
 }
 
