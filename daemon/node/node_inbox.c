@@ -65,8 +65,7 @@ struct node_in_round {
 	int ending;        /* every item is done: the round ends with the last answer */
 	/* The next item's fetch, sent while this one is worked on. */
 	struct {
-		int state; /* PRE_NONE, PRE_FLIGHT, PRE_READY */
-		int wanted; /* its turn came while it was in flight */
+		int state; /* PRE_* */
 		size_t i;
 		int rc;
 		uint8_t *env, *receipt;
@@ -74,7 +73,12 @@ struct node_in_round {
 	} pre;
 };
 
-enum { PRE_NONE, PRE_FLIGHT, PRE_READY };
+enum {
+	PRE_NONE,
+	PRE_FLIGHT, /* sent, not answered */
+	PRE_WANTED, /* sent, not answered, and its turn has come */
+	PRE_READY,  /* answered, copied, waiting for its turn */
+};
 
 /* One acknowledgement in flight: what its answer is about. */
 struct node_in_ack {
@@ -149,6 +153,12 @@ static void item_done(struct node_in_round *r)
 
 static void round_end(struct node_in_round *r);
 
+/* Answers the round still waits for before it may end. */
+static int round_waiting(const struct node_in_round *r)
+{
+	return r->acks_out > 0 || r->pre.state == PRE_FLIGHT;
+}
+
 static void on_acked(void *arg, int rc, const struct relay_receipt_info *ri)
 {
 	struct node_in_ack *a = arg;
@@ -174,7 +184,7 @@ static void on_acked(void *arg, int rc, const struct relay_receipt_info *ri)
 	if (r->ack_wait) {
 		r->ack_wait = 0;
 		item_done(r);
-	} else if (r->ending && r->acks_out == 0 && r->pre.state != PRE_FLIGHT) {
+	} else if (r->ending && !round_waiting(r)) {
 		round_end(r);
 	}
 }
@@ -463,15 +473,13 @@ static void on_prefetched(void *arg, int rc, const uint8_t *env, size_t len,
 			  const struct relay_receipt_info *ri)
 {
 	struct node_in_round *r = arg;
-	node_relay_result(r->n, rc);
-	if (r->pre.wanted) {
+	if (r->pre.state == PRE_WANTED) {
 		/* Its turn has come: worked on at once, as an ordinary fetch. */
-		r->pre.wanted = 0;
 		r->pre.state = PRE_NONE;
-		fetched(r, rc, env, len, rc == DX_OK ? ri->receipt : NULL,
-			rc == DX_OK ? ri->receipt_len : 0);
+		on_fetched(r, rc, env, len, ri);
 		return;
 	}
+	node_relay_result(r->n, rc);
 	r->pre.state = PRE_READY;
 	r->pre.rc = rc;
 	if (rc == DX_OK) {
@@ -486,7 +494,7 @@ static void on_prefetched(void *arg, int rc, const uint8_t *env, size_t len,
 			r->pre.receipt_len = ri->receipt_len;
 		}
 	}
-	if (r->ending && r->acks_out == 0) {
+	if (r->ending && !round_waiting(r)) {
 		round_end(r);
 	}
 }
@@ -504,7 +512,6 @@ static void prefetch(struct node_in_round *r)
 	}
 	if (relay_client_fetch(n->rc, r->mail[j].digest, on_prefetched, r) == DX_OK) {
 		r->pre.state = PRE_FLIGHT;
-		r->pre.wanted = 0;
 		r->pre.i = j;
 	}
 }
@@ -516,7 +523,7 @@ static int take_prefetched(struct node_in_round *r)
 		return 0;
 	}
 	if (r->pre.state == PRE_FLIGHT) {
-		r->pre.wanted = 1;
+		r->pre.state = PRE_WANTED;
 		return 1;
 	}
 	int rc = r->pre.rc;
@@ -598,7 +605,7 @@ static void next_item(struct node_in_round *r)
 		}
 		return;
 	}
-	if (r->acks_out > 0 || r->pre.state == PRE_FLIGHT) {
+	if (round_waiting(r)) {
 		r->ending = 1; /* the last answer ends the round */
 		return;
 	}
