@@ -63,7 +63,7 @@ void node_relay_result(struct node *n, int rc)
 	if (was_down) {
 		/* What waited for the link goes now, not after its backoff. */
 		size_t due = 0;
-		int st = node_store_outbox_link_up(n->store, dx_now_ms(), &due);
+		int st = node_store_outbox_link_up(n->store, n->relay_last_ok_ms, &due);
 		if (st != DX_OK) {
 			node_log(n, NODE_LOG_ERROR, "relay link is up again; rescheduling the outbox: %s",
 				 dx_strerror(st));
