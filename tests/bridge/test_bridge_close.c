@@ -290,8 +290,8 @@ static void tls_expect_timeout(uv_loop_t *loop, const char *url, const char *ca,
 	fx_close_client(loop, c);
 }
 
-/* An echo server on scheme (tls+tcp or tls+tcp4) over loopback; its URL goes to url. */
-static struct bridge_server *tls_echo_server_on(uv_loop_t *loop, const char *scheme,
+/* An echo server on scheme over loopback (TLS with the test certificate); its URL goes to url. */
+static struct bridge_server *echo_server_on(uv_loop_t *loop, const char *scheme,
 						unsigned *handled, char url[64])
 {
 	struct bridge_server *s;
@@ -309,10 +309,10 @@ static struct bridge_server *tls_echo_server_on(uv_loop_t *loop, const char *sch
 
 static struct bridge_server *tls_echo_server(uv_loop_t *loop, unsigned *handled, char url[64])
 {
-	return tls_echo_server_on(loop, "tls+tcp", handled, url);
+	return echo_server_on(loop, "tls+tcp", handled, url);
 }
 
-/* A client with the right pin sends one request to url; it stays open. */
+/* A client with the right pin (ignored by tcp://) sends one request to url; it stays open. */
 static struct bridge_client *tls_right_pin(uv_loop_t *loop, const char *url, struct fx_replies *r)
 {
 	struct bridge_client *c;
@@ -381,7 +381,7 @@ static void listener_replaced(const char *scheme)
 
 	bridge_watch_tuning(100, 1000);
 	assert_int_equal(uv_loop_init(&loop), 0);
-	struct bridge_server *s = tls_echo_server_on(&loop, scheme, &handled, url);
+	struct bridge_server *s = echo_server_on(&loop, scheme, &handled, url);
 	int port, port2;
 	assert_dx_ok(bridge_server_port(s, &port));
 	struct bridge_client *c = tls_right_pin(&loop, url, &r);
@@ -501,27 +501,15 @@ static int both_kept(void *arg)
 static void keepalive_on(const char *scheme)
 {
 	uv_loop_t loop;
-	struct bridge_server *s;
-	struct bridge_client *c;
 	unsigned handled = 0;
-	char any[64], url[64];
+	char url[64];
 	int port, all, kept;
-	struct fx_replies r = { .want = 1 };
-	snprintf(any, sizeof(any), "%s://127.0.0.1:0", scheme);
-	struct bridge_server_config scfg = { .url = any, .contexts = 4, .recv_max = 1024 };
-	scfg.tls.cert_file = fx_certs.cert;
-	scfg.tls.key_file = fx_certs.key;
+	struct fx_replies r;
 
 	assert_int_equal(uv_loop_init(&loop), 0);
-	assert_dx_ok(bridge_server_open(&loop, &scfg, fx_echo_handler, &handled, &s));
+	struct bridge_server *s = echo_server_on(&loop, scheme, &handled, url);
 	assert_dx_ok(bridge_server_port(s, &port));
-	snprintf(url, sizeof(url), "%s://127.0.0.1:%d", scheme, port);
-	struct bridge_client_config ccfg = fx_client_cfg(url);
-	ccfg.tls.ca_file = fx_certs.cert;
-	ccfg.tls.server_name = "localhost";
-	assert_dx_ok(bridge_client_open(&loop, &ccfg, &c));
-	assert_dx_ok(bridge_client_request(c, (const uint8_t *)"re:", 3, fx_count_reply, &r));
-	assert_true(fx_run_until(&loop, fx_replies_done, &r, 10000));
+	struct bridge_client *c = tls_right_pin(&loop, url, &r);
 	assert_dx_ok(r.last_rc);
 	/*
 	 * Both ends of the connection, the accepted socket and the dialled one,
