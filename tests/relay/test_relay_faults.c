@@ -186,6 +186,20 @@ static void test_crash_keeps_receipts(void **state)
 	tclient_close(&cm);
 }
 
+/* A TCP connection to 127.0.0.1:port whose reads and writes give up after 20 s. */
+static int loopback_connect(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct timeval tv = { .tv_sec = 20 };
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
 /*
  * An oversized message costs its sender the connection; others go on. The
  * sender speaks SP over a plain TCP socket: an nng REQ socket would redial
@@ -198,14 +212,7 @@ static void test_oversized_message(void **state)
 	const char *colon = strrchr(H.url, ':');
 	assert_non_null(colon);
 	assert_int_equal(strncmp(H.url, "tcp://", 6), 0);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	struct timeval tv = { .tv_sec = 20 };
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1)) };
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	int fd = loopback_connect(atoi(colon + 1));
 	/* SP headers: ours (REQ0, 0x30), then the relay's (REP0, 0x31). */
 	static const uint8_t req0[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0, 0 };
 	uint8_t theirs[8];
@@ -434,13 +441,8 @@ static char *http_get(const char *path)
 {
 	int port = (int)proc_log_number_last(&H.relay, "status page http://127.0.0.1:");
 	assert_true(port > 0);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	/* A status page that never ends fails the test instead of hanging it. */
-	struct timeval tv = { .tv_sec = 20 };
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	int fd = loopback_connect(port);
 	char req[256];
 	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
 	assert_int_equal(write(fd, req, (size_t)n), n);
