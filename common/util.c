@@ -267,6 +267,50 @@ int dx_mkdir_p(const char *path)
 	return DX_OK;
 }
 
+int dx_pwrite_all(int fd, const uint8_t *data, size_t len, uint64_t offset)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t w = pwrite(fd, data + done, len - done, (off_t)(offset + done));
+		if (w < 0 && errno == EINTR) {
+			continue;
+		}
+		if (w <= 0) {
+			return w < 0 && (errno == ENOSPC || errno == EDQUOT) ? DX_ENOSPC : DX_EIO;
+		}
+		done += (size_t)w;
+	}
+	return DX_OK;
+}
+
+int dx_pread_all(int fd, uint8_t *buf, size_t len, uint64_t offset)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t r = pread(fd, buf + done, len - done, (off_t)(offset + done));
+		if (r < 0 && errno == EINTR) {
+			continue;
+		}
+		if (r <= 0) {
+			return DX_EIO;
+		}
+		done += (size_t)r;
+	}
+	return DX_OK;
+}
+
+int dx_same_bytes(int fd, uint64_t offset, const uint8_t *data, size_t len)
+{
+	uint8_t buf[64 * 1024];
+	for (size_t done = 0; done < len;) {
+		size_t want = len - done < sizeof(buf) ? len - done : sizeof(buf);
+		if (dx_pread_all(fd, buf, want, offset + done) != DX_OK ||
+		    memcmp(buf, data + done, want) != 0) {
+			return DX_EINVAL;
+		}
+		done += want;
+	}
+	return DX_OK;
+}
+
 void dx_escape(char *out, size_t outsz, const char *in, size_t inlen)
 {
 	static const char digits[] = "0123456789abcdef";

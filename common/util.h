@@ -61,6 +61,17 @@ int dx_write_file_atomic(const char *path, const uint8_t *data, size_t len, unsi
 int dx_mkdir_p(const char *path) DX_MUST_CHECK;
 
 /*
+ * Positioned I/O on a whole buffer, through short counts and EINTR.
+ * dx_pwrite_all: DX_ENOSPC for a full disk or quota, else DX_EIO.
+ * dx_pread_all: DX_EIO if the file ends before len bytes.
+ * dx_same_bytes: DX_OK if the file holds exactly data at offset, else
+ * DX_EINVAL (a short file included).
+ */
+int dx_pwrite_all(int fd, const uint8_t *data, size_t len, uint64_t offset) DX_MUST_CHECK;
+int dx_pread_all(int fd, uint8_t *buf, size_t len, uint64_t offset) DX_MUST_CHECK;
+int dx_same_bytes(int fd, uint64_t offset, const uint8_t *data, size_t len) DX_MUST_CHECK;
+
+/*
  * Escapes peer-supplied text for a terminal or a log line: printable ASCII is
  * kept, anything else becomes \xNN. Writes at most outsz-1 chars and a NUL.
  */

@@ -1,8 +1,11 @@
 /*
  * test_util.c: the text escaping that stands between another State's words
- * and an officer's terminal (common/util.c).
+ * and an officer's terminal, and the positioned file I/O the relay and the
+ * node keep attachment streams with (common/util.c).
  */
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testlib.h"
 #include "util.h"
@@ -41,10 +44,47 @@ static void test_escape_text(void **state)
 	assert_string_equal(small, "");
 }
 
+/* Whole buffers at an offset; a file that ends early is said as such. */
+static void test_positioned_io(void **state)
+{
+	(void)state;
+	uint8_t data[100 * 1024], back[sizeof(data)];
+	for (size_t i = 0; i < sizeof(data); i++) {
+		data[i] = (uint8_t)(i * 7 + 3);
+	}
+	const char *path = test_path(test_tmpdir(), "pio");
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	/* Past the end: the gap reads as zeros, the bytes where they were put. */
+	assert_dx_ok(dx_pwrite_all(fd, data, sizeof(data), 5000));
+	assert_int_equal(lseek(fd, 0, SEEK_END), 5000 + (off_t)sizeof(data));
+	assert_dx_ok(dx_pread_all(fd, back, sizeof(back), 5000));
+	assert_memory_equal(back, data, sizeof(data));
+	assert_dx_ok(dx_pread_all(fd, back, 5000, 0));
+	for (size_t i = 0; i < 5000; i++) {
+		assert_int_equal(back[i], 0);
+	}
+	/* Compared in more than one read (64 KiB at a time). */
+	assert_dx_ok(dx_same_bytes(fd, 5000, data, sizeof(data)));
+	data[sizeof(data) - 1] ^= 1;
+	assert_int_equal(dx_same_bytes(fd, 5000, data, sizeof(data)), DX_EINVAL);
+	data[sizeof(data) - 1] ^= 1;
+	/* One byte past the end of the file. */
+	assert_int_equal(dx_pread_all(fd, back, sizeof(data) + 1, 5000), DX_EIO);
+	assert_int_equal(dx_same_bytes(fd, 5001, data, sizeof(data)), DX_EINVAL);
+	assert_dx_ok(dx_pread_all(fd, back, 0, 1 << 30));
+	close(fd);
+	/* A descriptor open for reading only cannot be written. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(dx_pwrite_all(fd, data, 10, 0), DX_EIO);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escape_text),
+		cmocka_unit_test(test_positioned_io),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

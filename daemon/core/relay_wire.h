@@ -17,6 +17,7 @@
 
 #define RELAY_REQUEST_ID_LEN 16
 #define RELAY_SALT_LEN 32
+#define RELAY_ATTACHMENT_ID_LEN 16
 /* A request carries at most one envelope or one upload piece. */
 #define RELAY_DATA_MAX (960 * 1024)
 #define RELAY_REQUEST_MAX (ENVELOPE_MAX + 64 * 1024)

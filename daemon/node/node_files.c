@@ -89,24 +89,6 @@ void node_files_remove(const struct node *n, const char *dir, const uint8_t id[s
 }
 
 /* An identical resend of bytes already held is accepted (the CLI or the relay retried). */
-static int same_bytes(int fd, uint64_t offset, const uint8_t *data, size_t len)
-{
-	uint8_t buf[64 * 1024];
-	size_t done = 0;
-	while (done < len) {
-		size_t want = len - done < sizeof(buf) ? len - done : sizeof(buf);
-		ssize_t r = pread(fd, buf, want, (off_t)(offset + done));
-		if (r <= 0) {
-			return DX_EINVAL;
-		}
-		if (memcmp(buf, data + done, (size_t)r) != 0) {
-			return DX_EINVAL;
-		}
-		done += (size_t)r;
-	}
-	return DX_OK;
-}
-
 int node_files_put(const struct node *n, const char *dir, const uint8_t id[static 16],
 		   uint64_t offset, const uint8_t *data, size_t len, uint64_t total,
 		   uint64_t *held)
@@ -129,7 +111,7 @@ int node_files_put(const struct node *n, const char *dir, const uint8_t id[stati
 		if (fd < 0) {
 			return DX_EIO;
 		}
-		rc = same_bytes(fd, offset, data, len);
+		rc = dx_same_bytes(fd, offset, data, len);
 		close(fd);
 		if (rc == DX_OK) {
 			*held = total;
@@ -155,7 +137,7 @@ int node_files_put(const struct node *n, const char *dir, const uint8_t id[stati
 		if (offset + len > have) {
 			rc = DX_EINVAL;
 		} else {
-			rc = same_bytes(fd, offset, data, len);
+			rc = dx_same_bytes(fd, offset, data, len);
 		}
 		goto out;
 	}
@@ -163,21 +145,13 @@ int node_files_put(const struct node *n, const char *dir, const uint8_t id[stati
 		rc = DX_EINVAL;
 		goto out;
 	}
-	for (size_t w = 0; w < len;) {
-		ssize_t r = pwrite(fd, data + w, len - w, (off_t)(offset + w));
-		if (r < 0) {
-			if (errno == EINTR) {
-				continue;
-			}
-			/* A full disk is said as such: the officer can act on it. */
-			rc = errno == ENOSPC || errno == EDQUOT ? DX_ENOSPC : DX_EIO;
-			/* Cut back what was half written, so the piece can come again. */
-			if (ftruncate(fd, (off_t)offset) != 0) {
-				node_log((struct node *)n, NODE_LOG_ERROR, "cannot truncate %s", part);
-			}
-			goto out;
+	/* A full disk is said as such (DX_ENOSPC): the officer can act on it. */
+	if ((rc = dx_pwrite_all(fd, data, len, offset)) != DX_OK) {
+		/* Cut back what was half written, so the piece can come again. */
+		if (ftruncate(fd, (off_t)offset) != 0) {
+			node_log((struct node *)n, NODE_LOG_ERROR, "cannot truncate %s", part);
 		}
-		w += (size_t)r;
+		goto out;
 	}
 	have = offset + len;
 	if (have == total) {
@@ -215,19 +189,9 @@ int node_files_read(const struct node *n, const char *dir, const uint8_t id[stat
 		goto out;
 	}
 	size_t want = *total - offset < max ? (size_t)(*total - offset) : max;
-	size_t have = 0;
-	while (have < want) {
-		ssize_t r = pread(fd, buf + have, want - have, (off_t)(offset + have));
-		if (r < 0 && errno == EINTR) {
-			continue;
-		}
-		if (r <= 0) {
-			rc = DX_EIO;
-			goto out;
-		}
-		have += (size_t)r;
+	if ((rc = dx_pread_all(fd, buf, want, offset)) == DX_OK) {
+		*got = want;
 	}
-	*got = have;
 out:
 	close(fd);
 	return rc;

@@ -44,7 +44,6 @@
 /* Most mail items one list answer may carry (PROTOCOL.md 12.4). */
 #define RELAY_CLIENT_LIST_MAX 256
 #define RELAY_CLIENT_DEFAULT_CONTEXTS 16u
-#define RELAY_ATTACHMENT_ID_LEN 16
 
 /*
  * Called when the relay shows a checkpoint that contradicts the client's:

@@ -11,7 +11,7 @@
  * Files: relay_store.c (schema and queries), relay_log.c (audit log and
  * checkpoints), relay_roster.c (admission and the roster cache),
  * relay_ops.c (request pipeline and handlers), relay_session.c (request
- * sessions), relay_batch.c (group commit), relay_attach.c (attachment pieces), relay_statements.c (the
+ * sessions), relay_batch.c (group commit), relay_attach.c (attachment streams, in files), relay_statements.c (the
  * recipient's logged requests, for audit dossiers), relay_server.c (loop,
  * signals, admin socket), relay_main.c (command line).
  */
@@ -93,6 +93,11 @@ struct relay_op {
 	int sig_rc;        /* the request's signature */
 	int outer_checked; /* submit: envelope parsed, sender and outer signature checked */
 	int outer_rc;
+	/* Upload: the stream's file this operation wrote (-1: none), made
+	 * durable before its batch commits, closed when the op is freed; and
+	 * whether the file is new (its directory is synced too). */
+	int attach_fd;
+	int attach_created;
 	/* Long-poll. */
 	uv_timer_t *timer;
 	struct relay_op *next_parked;
@@ -104,6 +109,7 @@ struct relay {
 	struct relay_config cfg;
 	char home[512];
 	struct db *db;
+	int attach_dir; /* data_dir/attachments (relay_attach.c) */
 	struct keys_signer *signer;
 	struct relay_identity id;
 	struct merkle log;
@@ -222,7 +228,16 @@ int relay_op_session(struct relay *r, struct relay_op *op);
 int relay_session_check(struct relay_member *m, const struct relay_request *req, uint64_t now);
 void relay_sessions_free(struct relay *r);
 
-/* relay_attach.c */
+/* relay_attach.c: relay_attach_open() opens (and creates) the files'
+ * directory; relay_attach_recover() moves pieces a store of an earlier
+ * version kept in SQLite into files and removes files no stream row names
+ * (only with the relay's lock held: a second process would race the
+ * running relay's uncommitted uploads); relay_attach_sync() makes the
+ * files a batch wrote durable, before its commit. */
+int relay_attach_open(struct relay *r) DX_MUST_CHECK;
+int relay_attach_recover(struct relay *r) DX_MUST_CHECK;
+void relay_attach_close(struct relay *r);
+int relay_attach_sync(struct relay *r, struct relay_op *head) DX_MUST_CHECK;
 int relay_attach_upload(struct relay *r, struct relay_op *op) DX_MUST_CHECK;
 int relay_attach_download(struct relay *r, struct relay_op *op) DX_MUST_CHECK;
 

@@ -8,10 +8,238 @@
  * that the per-sender quota is checked before anything is stored. A download
  * is released only to a State that received an envelope naming the
  * attachment.
+ *
+ * Where the bytes live: one file per stream, attachments/<hex id> beside
+ * relay.db, and in SQLite only its row (owner, size, bytes received). A
+ * piece is written into the file when its operation is applied; the batch
+ * makes every file it wrote durable (fdatasync) before its COMMIT records
+ * the new count, so a count that is committed never names bytes that are
+ * not on disk. Bytes past the count (a crash, or a batch that failed) are
+ * simply written over by the piece that comes again. Keeping the bytes out
+ * of SQLite saves writing them twice (its WAL, then the database) and the
+ * b-tree work of 512 KiB blobs (bench/RESULTS.md, attachments).
  */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "relay.h"
+#include "relay_server.h"
+#include "util.h"
+
+#define ATTACH_DIR "attachments"
+#define ATTACH_NAME_LEN (2 * RELAY_ATTACHMENT_ID_LEN)
+
+static void attach_name(char out[static ATTACH_NAME_LEN + 1], const uint8_t *id)
+{
+	dx_hex(out, id, RELAY_ATTACHMENT_ID_LEN);
+}
+
+static int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		return DX_EIO;
+	}
+	int rc = fsync(fd) == 0 ? DX_OK : DX_EIO;
+	close(fd);
+	return rc;
+}
+
+int relay_attach_open(struct relay *r)
+{
+	char path[600];
+	int rc;
+	r->attach_dir = -1;
+	if ((rc = relay_path(path, sizeof(path), r->cfg.data_dir, ATTACH_DIR)) != DX_OK) {
+		return rc;
+	}
+	if (mkdir(path, 0700) == 0) {
+		/* The directory's own entry is durable before a file is put in it. */
+		if ((rc = fsync_dir(r->cfg.data_dir)) != DX_OK) {
+			return rc;
+		}
+	} else if (errno != EEXIST) {
+		return dx_from_errno(errno);
+	}
+	r->attach_dir = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return r->attach_dir >= 0 ? DX_OK : DX_EIO;
+}
+
+void relay_attach_close(struct relay *r)
+{
+	if (r->attach_dir >= 0) {
+		close(r->attach_dir);
+	}
+	r->attach_dir = -1;
+}
+
+/* Opens a stream's file: O_TRUNC for a stream the store does not know yet,
+ * whose file can only hold what a failed batch or a crash left. */
+static int attach_file(struct relay *r, const uint8_t *id, int flags)
+{
+	char name[ATTACH_NAME_LEN + 1];
+	attach_name(name, id);
+	return openat(r->attach_dir, name, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+int relay_attach_sync(struct relay *r, struct relay_op *head)
+{
+	int created = 0;
+	for (struct relay_op *op = head; op != NULL; op = op->next_batch) {
+		if (op->attach_fd < 0 || op->status != DX_OK) {
+			continue;
+		}
+		if (fdatasync(op->attach_fd) != 0) {
+			return errno == ENOSPC || errno == EDQUOT ? DX_ENOSPC : DX_EIO;
+		}
+		created |= op->attach_created;
+	}
+	/* A new file's name is durable before the row that points to it. */
+	if (created && fsync(r->attach_dir) != 0) {
+		return DX_EIO;
+	}
+	return DX_OK;
+}
+
+/* Writes one stream's pieces from the table an earlier store kept them in. */
+static int migrate_stream(struct relay *r, sqlite3_stmt *pieces, const uint8_t *id)
+{
+	int fd = attach_file(r, id, O_WRONLY | O_CREAT | O_TRUNC);
+	int rc = fd >= 0 ? DX_OK : DX_EIO;
+	sqlite3_bind_blob(pieces, 1, id, RELAY_ATTACHMENT_ID_LEN, SQLITE_STATIC);
+	while (rc == DX_OK && (rc = sqlite3_step(pieces)) == SQLITE_ROW) {
+		rc = dx_pwrite_all(fd, sqlite3_column_blob(pieces, 1),
+				   (size_t)sqlite3_column_bytes(pieces, 1),
+				   (uint64_t)sqlite3_column_int64(pieces, 0));
+	}
+	if (rc == SQLITE_DONE) {
+		rc = fdatasync(fd) == 0 ? DX_OK : DX_EIO;
+	} else if (rc != DX_OK) {
+		rc = db_from_sqlite(rc);
+	}
+	sqlite3_reset(pieces);
+	if (fd >= 0) {
+		close(fd);
+	}
+	return rc;
+}
+
+/*
+ * Stores made before the files kept every piece in a table. Each stream is
+ * written to its file and synced, then the table is dropped in one
+ * transaction: a crash half way leaves the table, and the next start does
+ * it again from the beginning.
+ */
+static int migrate(struct relay *r)
+{
+	sqlite3 *h = db_handle(r->db);
+	sqlite3_stmt *streams = NULL, *pieces = NULL;
+	int rc = db_from_sqlite(sqlite3_prepare_v2(
+		h, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'attachment_data'", -1,
+		&streams, NULL));
+	int present = rc == DX_OK && sqlite3_step(streams) == SQLITE_ROW;
+	sqlite3_finalize(streams);
+	streams = NULL;
+	if (rc != DX_OK || !present) {
+		return rc;
+	}
+	rc = db_from_sqlite(sqlite3_prepare_v2(h, "SELECT DISTINCT attachment_id FROM attachment_data", -1,
+					       &streams, NULL));
+	if (rc == DX_OK) {
+		rc = db_from_sqlite(sqlite3_prepare_v2(
+			h, "SELECT offset, data FROM attachment_data WHERE attachment_id = ? ORDER BY offset",
+			-1, &pieces, NULL));
+	}
+	unsigned long n = 0;
+	int step = SQLITE_DONE;
+	while (rc == DX_OK && (step = sqlite3_step(streams)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(streams, 0) != RELAY_ATTACHMENT_ID_LEN) {
+			rc = DX_EINTERNAL;
+			break;
+		}
+		rc = migrate_stream(r, pieces, sqlite3_column_blob(streams, 0));
+		n++;
+	}
+	if (rc == DX_OK && step != SQLITE_DONE) {
+		rc = db_from_sqlite(step);
+	}
+	sqlite3_finalize(streams);
+	sqlite3_finalize(pieces);
+	if (rc == DX_OK && fsync(r->attach_dir) != 0) {
+		rc = DX_EIO;
+	}
+	if (rc == DX_OK) {
+		rc = db_exec(r->db, "BEGIN IMMEDIATE; DROP TABLE attachment_data; COMMIT");
+		if (rc != DX_OK) {
+			db_rollback(r->db);
+		}
+	}
+	if (rc == DX_OK) {
+		relay_logf(r, "moved %lu attachment stream(s) from the store into %s/" ATTACH_DIR, n,
+			   r->cfg.data_dir);
+	}
+	return rc;
+}
+
+/* Removes the files no stream row names: what a batch that failed, or a
+ * crash before its commit, left of a stream the store never recorded. */
+static int sweep(struct relay *r)
+{
+	int fd = dup(r->attach_dir);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	sqlite3_stmt *st;
+	struct dirent *e;
+	unsigned long removed = 0;
+	int rc = DX_OK;
+	if (d == NULL) {
+		if (fd >= 0) {
+			close(fd);
+		}
+		return DX_EIO;
+	}
+	rewinddir(d);
+	while (rc == DX_OK && (e = readdir(d)) != NULL) {
+		uint8_t id[RELAY_ATTACHMENT_ID_LEN];
+		char name[ATTACH_NAME_LEN + 1];
+		if (strlen(e->d_name) != ATTACH_NAME_LEN ||
+		    dx_unhex(id, sizeof(id), e->d_name) != DX_OK) {
+			continue; /* not a stream's file: not ours to remove */
+		}
+		attach_name(name, id);
+		if (strcmp(name, e->d_name) != 0) {
+			continue;
+		}
+		if ((rc = db_stmt(r->db, "SELECT 1 FROM attachments WHERE attachment_id = ?", &st)) !=
+		    DX_OK) {
+			break;
+		}
+		sqlite3_bind_blob(st, 1, id, sizeof(id), SQLITE_STATIC);
+		int known = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_reset(st);
+		if (!known) {
+			rc = unlinkat(r->attach_dir, e->d_name, 0) == 0 ? DX_OK : DX_EIO;
+			removed += rc == DX_OK;
+		}
+	}
+	closedir(d);
+	if (removed > 0) {
+		relay_logf(r, "removed %lu file(s) in %s/" ATTACH_DIR " that no attachment stream names"
+			      " (left by a stop before a commit)",
+			   removed, r->cfg.data_dir);
+	}
+	return rc;
+}
+
+int relay_attach_recover(struct relay *r)
+{
+	int rc = migrate(r);
+	return rc == DX_OK ? sweep(r) : rc;
+}
 
 static int quota_used(struct relay *r, const char *owner, uint64_t *bytes)
 {
@@ -31,22 +259,17 @@ static int quota_used(struct relay *r, const char *owner, uint64_t *bytes)
 }
 
 /* A resent piece is accepted if it is byte for byte what is stored. */
-static int same_piece(struct relay *r, const Dx__UploadOp *u)
+static int same_piece(struct relay *r, const Dx__UploadOp *u, uint64_t received)
 {
-	sqlite3_stmt *st;
-	int rc = db_stmt(r->db, "SELECT data FROM attachment_data WHERE attachment_id = ? AND offset = ?",
-			 &st);
-	if (rc != DX_OK) {
-		return rc;
+	if (u->data.len > received - u->offset) {
+		return DX_EINVAL;
 	}
-	sqlite3_bind_blob(st, 1, u->attachment_id.data, 16, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)u->offset);
-	rc = DX_EINVAL;
-	if (sqlite3_step(st) == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) == u->data.len &&
-	    memcmp(sqlite3_column_blob(st, 0), u->data.data, u->data.len) == 0) {
-		rc = DX_OK;
+	int fd = attach_file(r, u->attachment_id.data, O_RDONLY);
+	if (fd < 0) {
+		return DX_EIO;
 	}
-	sqlite3_reset(st);
+	int rc = dx_same_bytes(fd, u->offset, u->data.data, u->data.len);
+	close(fd);
 	return rc;
 }
 
@@ -89,7 +312,7 @@ int relay_attach_upload(struct relay *r, struct relay_op *op)
 	}
 	op->resp.total_size = received;
 	if (u->offset < received) {
-		return same_piece(r, u);
+		return same_piece(r, u, received);
 	}
 	if (u->offset != received || u->data.len > u->total_size - received) {
 		return DX_EINVAL;
@@ -110,18 +333,14 @@ int relay_attach_upload(struct relay *r, struct relay_op *op)
 			return db_from_sqlite(rc);
 		}
 	}
-	if ((rc = db_stmt(r->db, "INSERT INTO attachment_data (attachment_id, offset, data)"
-				 " VALUES (?, ?, ?)",
-			  &st)) != DX_OK) {
-		return rc;
+	/* The batch makes the file durable before it commits (relay_attach_sync). */
+	op->attach_fd = attach_file(r, u->attachment_id.data, O_WRONLY | O_CREAT | (exists ? 0 : O_TRUNC));
+	if (op->attach_fd < 0) {
+		return errno == ENOSPC || errno == EDQUOT ? DX_ENOSPC : DX_EIO;
 	}
-	sqlite3_bind_blob(st, 1, u->attachment_id.data, 16, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)u->offset);
-	sqlite3_bind_blob(st, 3, u->data.data, (int)u->data.len, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		return db_from_sqlite(rc);
+	op->attach_created = !exists;
+	if ((rc = dx_pwrite_all(op->attach_fd, u->data.data, u->data.len, u->offset)) != DX_OK) {
+		return rc;
 	}
 	if ((rc = db_stmt(r->db, "UPDATE attachments SET received = ? WHERE attachment_id = ?",
 			  &st)) != DX_OK) {
@@ -177,33 +396,21 @@ int relay_attach_download(struct relay *r, struct relay_op *op)
 	if (d->offset >= total) {
 		return d->offset == total ? DX_OK : DX_EINVAL;
 	}
-	if ((rc = db_stmt(r->db,
-			  "SELECT offset, data FROM attachment_data WHERE attachment_id = ?"
-			  " AND offset <= ? ORDER BY offset DESC LIMIT 1",
-			  &st)) != DX_OK) {
-		return rc;
-	}
-	sqlite3_bind_blob(st, 1, d->attachment_id.data, 16, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)d->offset);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return DX_EINTERNAL;
-	}
-	uint64_t start = (uint64_t)sqlite3_column_int64(st, 0);
-	size_t plen = (size_t)sqlite3_column_bytes(st, 1);
-	size_t skip = (size_t)(d->offset - start);
 	size_t max = d->max == 0 || d->max > RELAY_DATA_MAX ? RELAY_DATA_MAX : d->max;
-	size_t n = skip < plen ? plen - skip : 0;
-	if (n > max) {
-		n = max;
-	}
+	size_t n = total - d->offset < max ? (size_t)(total - d->offset) : max;
 	uint8_t *buf = relay_op_own(op, n);
 	if (buf == NULL) {
-		sqlite3_reset(st);
 		return DX_ENOMEM;
 	}
-	memcpy(buf, (const uint8_t *)sqlite3_column_blob(st, 1) + skip, n);
-	sqlite3_reset(st);
+	int fd = attach_file(r, d->attachment_id.data, O_RDONLY);
+	if (fd < 0) {
+		return DX_EIO;
+	}
+	rc = dx_pread_all(fd, buf, n, d->offset);
+	close(fd);
+	if (rc != DX_OK) {
+		return DX_EINTERNAL; /* the store counts bytes the file does not have */
+	}
 	op->resp.data = (ProtobufCBinaryData){ n, buf };
 	return DX_OK;
 }

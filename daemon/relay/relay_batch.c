@@ -351,6 +351,10 @@ void relay_batch_flush_now(struct relay *r)
 	for (struct relay_op *op = head; rc == DX_OK && op != NULL; op = op->next_batch) {
 		apply_one(r, op);
 	}
+	/* Attachment pieces are on disk before the count that names them. */
+	if (rc == DX_OK) {
+		rc = relay_attach_sync(r, head);
+	}
 	if (rc == DX_OK) {
 		rc = db_commit(r->db, &commit_ns);
 	} else {

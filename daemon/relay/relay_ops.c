@@ -58,6 +58,9 @@ static void op_free(struct relay_op *op)
 		free(op->owned[i]);
 	}
 	relay_request_free(&op->req);
+	if (op->attach_fd >= 0) {
+		close(op->attach_fd);
+	}
 	free(op);
 }
 
@@ -276,6 +279,7 @@ void relay_handle_request(void *arg, struct bridge_request *breq, const uint8_t 
 		return;
 	}
 	op->relay = r;
+	op->attach_fd = -1;
 	op->breq = breq;
 	op->raw = data;
 	op->raw_len = len;

@@ -56,6 +56,7 @@ int relay_open(struct relay *r, const char *home, char *err, size_t errlen)
 	char path[600];
 	int rc;
 	memset(r, 0, sizeof(*r));
+	r->attach_dir = -1;
 	r->batch_tail = &r->batch_head;
 	snprintf(r->home, sizeof(r->home), "%s", home);
 	if ((rc = relay_path(path, sizeof(path), home, "relay.conf")) != DX_OK ||
@@ -79,6 +80,10 @@ int relay_open(struct relay *r, const char *home, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot open the store %s", path);
 		return rc;
 	}
+	if ((rc = relay_attach_open(r)) != DX_OK) {
+		snprintf(err, errlen, "cannot open the attachments directory in %s", r->cfg.data_dir);
+		return rc;
+	}
 	if ((rc = relay_roster_load(r)) != DX_OK) {
 		snprintf(err, errlen, "cannot load the roster");
 		return rc;
@@ -98,6 +103,7 @@ void relay_close(struct relay *r)
 		relay_logf(r, "could not store the last checkpoint");
 	}
 	db_close(r->db);
+	relay_attach_close(r);
 	free(r->node_cache);
 	keys_signer_free(r->signer);
 	replay_cache_free(r->replay);

@@ -12,16 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <sqlite3.h>
 
 #include "attach.h"
 #include "harness.h"
 #include "testlib.h"
+#include "util.h"
 
 static Dx__RelayResponse *get_checkpoint(struct tclient *c, struct checkpoint *cp)
 {
@@ -327,6 +330,51 @@ static Dx__RelayResponse *download(struct tclient *c, const uint8_t id[16], cons
 	return rh_call(c, &b, want);
 }
 
+/* Seals an envelope from FRA to MEX whose header names the attachments. */
+static uint8_t *seal_naming(const uint8_t (*ids)[16], size_t n_ids, size_t *len,
+			    struct envelope_info *e)
+{
+	struct seal_peer peer;
+	memset(&peer, 0, sizeof(peer));
+	memcpy(peer.state, "MEX", 4);
+	keys_identity_pk(H.mex, peer.identity_pk);
+	keys_static_pk(H.mex, peer.static_pk);
+	memcpy(peer.prekey_pk, keys_prekey_current(H.mex, dx_now_ms())->pk, 32);
+	struct seal_params p = { .sender = H.fra, .recipient = &peer, .sequence = 1,
+				 .created_ms = dx_now_ms(), .attachment_ids = ids,
+				 .n_attachment_ids = n_ids, .body = (const uint8_t *)"see file",
+				 .body_len = 8 };
+	uint8_t *env = NULL, eid[16];
+	assert_dx_ok(seal_envelope(&p, &env, len, eid, NULL));
+	assert_dx_ok(envelope_parse(env, *len, e));
+	return env;
+}
+
+/* Downloads a whole stream as the recipient and compares it with want. */
+static void download_same(struct tclient *c, const uint8_t id[16], const uint8_t digest[32],
+			  const uint8_t *want, size_t len)
+{
+	uint8_t *got = malloc(len);
+	size_t have = 0;
+	while (have < len) {
+		Dx__RelayResponse *r = download(c, id, digest, have, DX_OK);
+		assert_int_equal(r->total_size, len);
+		assert_true(r->data.len > 0 && have + r->data.len <= len);
+		memcpy(got + have, r->data.data, r->data.len);
+		have += r->data.len;
+		dx__relay_response__free_unpacked(r, NULL);
+	}
+	assert_memory_equal(got, want, len);
+	free(got);
+}
+
+static const char *stream_file(const uint8_t id[16])
+{
+	char name[40];
+	dx_hex(name, id, 16);
+	return test_path(test_path(H.home, "attachments"), name);
+}
+
 /* An attachment goes up once in pieces and comes down only to its recipient. */
 static void test_attachment_pieces(void **state)
 {
@@ -334,6 +382,7 @@ static void test_attachment_pieces(void **state)
 	const size_t size = 3 * 1024 * 1024 + 123;
 	uint8_t *plain = malloc(size), *stream = NULL;
 	randombytes_buf(plain, size);
+	memcpy(plain, CANARY, strlen(CANARY));
 	const char *pin = test_path(test_tmpdir(), "att.plain");
 	const char *sout = test_path(test_tmpdir(), "att.stream");
 	test_write_file(pin, plain, size);
@@ -365,44 +414,150 @@ static void test_attachment_pieces(void **state)
 		}
 	}
 	/* An envelope to MEX names the attachment in its header. */
-	struct seal_peer peer;
-	memset(&peer, 0, sizeof(peer));
-	memcpy(peer.state, "MEX", 4);
-	keys_identity_pk(H.mex, peer.identity_pk);
-	keys_static_pk(H.mex, peer.static_pk);
-	memcpy(peer.prekey_pk, keys_prekey_current(H.mex, dx_now_ms())->pk, 32);
-	const uint8_t(*ids)[16] = (const uint8_t(*)[16])meta.id;
-	struct seal_params p = { .sender = H.fra, .recipient = &peer, .sequence = 1,
-				 .created_ms = dx_now_ms(), .attachment_ids = ids,
-				 .n_attachment_ids = 1, .body = (const uint8_t *)"see file",
-				 .body_len = 8 };
-	uint8_t *env = NULL, eid[16];
 	size_t elen;
-	assert_dx_ok(seal_envelope(&p, &env, &elen, eid, NULL));
 	struct envelope_info e;
-	assert_dx_ok(envelope_parse(env, elen, &e));
+	uint8_t *env = seal_naming((const uint8_t(*)[16])meta.id, 1, &elen, &e);
 	r = rh_submit(&cf, env, elen, DX_OK);
 	dx__relay_response__free_unpacked(r, NULL);
 
 	r = download(&cb, meta.id, e.digest, 0, DX_ENOT_RECIPIENT);
 	dx__relay_response__free_unpacked(r, NULL);
-	uint8_t *got = malloc(slen);
-	size_t have = 0;
-	while (have < slen) {
-		r = download(&cm, meta.id, e.digest, have, DX_OK);
-		assert_true(r->data.len > 0 && have + r->data.len <= slen);
-		memcpy(got + have, r->data.data, r->data.len);
-		have += r->data.len;
-		dx__relay_response__free_unpacked(r, NULL);
-	}
-	assert_memory_equal(got, stream, slen);
-	free(got);
+	download_same(&cm, meta.id, e.digest, stream, slen);
+	/* The relay's file holds the stream, never the plaintext. */
+	assert_true(file_contains(stream_file(meta.id), stream, 4096));
+	assert_false(file_contains(stream_file(meta.id), CANARY, strlen(CANARY)));
 	free(env);
 	free(stream);
 	free(plain);
 	tclient_close(&cf);
 	tclient_close(&cm);
 	tclient_close(&cb);
+}
+
+static long file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static void sql(sqlite3 *db, const char *text)
+{
+	char *err = NULL;
+	if (sqlite3_exec(db, text, NULL, NULL, &err) != SQLITE_OK) {
+		fail_msg("%s: %s", text, err);
+	}
+}
+
+/*
+ * Streams live in files beside relay.db, and a start puts them in order:
+ * bytes past what a commit recorded (a crash between a piece's write and
+ * its batch's commit) are written over when the piece comes again; a file
+ * no stream names is removed, a file that is not a stream's is left; the
+ * pieces a store of the earlier layout kept in SQLite are moved into files.
+ */
+static void test_attachment_files(void **state)
+{
+	(void)state;
+	const size_t size = 2 * RELAY_DATA_MAX + 777, old_size = 1000;
+	uint8_t ids[3][16], *stream = malloc(size), old[1000];
+	randombytes_buf(ids, sizeof(ids));
+	randombytes_buf(stream, size);
+	randombytes_buf(old, sizeof(old));
+	struct tclient cf;
+	rh_open_client(&cf, H.fra);
+	Dx__RelayResponse *r = upload(&cf, ids[0], 0, stream, RELAY_DATA_MAX, size, DX_OK);
+	dx__relay_response__free_unpacked(r, NULL);
+	tclient_close(&cf);
+	assert_int_equal(file_size(stream_file(ids[0])), RELAY_DATA_MAX);
+
+	assert_true(proc_stop(&H.relay, SIGKILL, 5000) == 128 + SIGKILL);
+	/* What a batch wrote and never committed: longer than the rest. */
+	uint8_t *junk = malloc(2 * RELAY_DATA_MAX);
+	memset(junk, 0xa5, 2 * RELAY_DATA_MAX);
+	FILE *f = fopen(stream_file(ids[0]), "ab");
+	assert_non_null(f);
+	assert_int_equal(fwrite(junk, 1, 2 * RELAY_DATA_MAX, f), 2 * RELAY_DATA_MAX);
+	fclose(f);
+	free(junk);
+	test_write_file(stream_file(ids[1]), "orphan", 6);
+	const char *other = test_path(test_path(H.home, "attachments"), "NOTES");
+	test_write_file(other, "kept", 4);
+	/* A stream in the earlier layout: its pieces in a table. */
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(test_path(H.home, "relay.db"), &db), SQLITE_OK);
+	sql(db, "CREATE TABLE attachment_data (attachment_id BLOB NOT NULL, offset INTEGER NOT NULL,"
+		" data BLOB NOT NULL, PRIMARY KEY (attachment_id, offset)) WITHOUT ROWID");
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO attachments (attachment_id, owner,"
+						" total_size, received, created_ms) VALUES (?, 'FRA', ?, ?, 0)",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_blob(st, 1, ids[2], 16, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, old_size);
+	sqlite3_bind_int64(st, 3, old_size);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	for (size_t off = 0; off < old_size; off += 600) {
+		assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO attachment_data VALUES (?, ?, ?)",
+						    -1, &st, NULL),
+				 SQLITE_OK);
+		sqlite3_bind_blob(st, 1, ids[2], 16, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)off);
+		sqlite3_bind_blob(st, 3, old + off, off == 0 ? 600 : (int)(old_size - 600),
+				  SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+
+	rh_start_relay();
+	/* Said in the log an operator reads. */
+	assert_true(file_contains(H.relay_log, "moved 1 attachment stream", 25));
+	assert_true(file_contains(H.relay_log, "removed 1 file(s)", 17));
+	assert_int_equal(file_size(stream_file(ids[1])), -1);
+	assert_int_equal(file_size(other), 4);
+	assert_int_equal(file_size(stream_file(ids[2])), (long)old_size);
+	assert_int_equal(sqlite3_open_v2(test_path(H.home, "relay.db"), &db, SQLITE_OPEN_READONLY,
+					 NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM sqlite_master WHERE"
+						" name = 'attachment_data'",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+
+	rh_open_client(&cf, H.fra);
+	/* The junk is not taken for the resend of a piece: it is written over. */
+	r = upload(&cf, ids[0], RELAY_DATA_MAX, stream + RELAY_DATA_MAX, RELAY_DATA_MAX, size,
+		   DX_OK);
+	assert_int_equal(r->total_size, 2 * RELAY_DATA_MAX);
+	dx__relay_response__free_unpacked(r, NULL);
+	r = upload(&cf, ids[0], 2 * RELAY_DATA_MAX, stream + 2 * RELAY_DATA_MAX, 777, size, DX_OK);
+	assert_int_equal(r->total_size, size);
+	dx__relay_response__free_unpacked(r, NULL);
+	/* A resent piece is compared with the file. */
+	r = upload(&cf, ids[0], RELAY_DATA_MAX, stream, RELAY_DATA_MAX, size, DX_EINVAL);
+	dx__relay_response__free_unpacked(r, NULL);
+
+	size_t elen;
+	struct envelope_info e;
+	uint8_t *env = seal_naming((const uint8_t(*)[16])ids, 3, &elen, &e);
+	r = rh_submit(&cf, env, elen, DX_OK);
+	dx__relay_response__free_unpacked(r, NULL);
+	struct tclient cm;
+	rh_open_client(&cm, H.mex);
+	download_same(&cm, ids[0], e.digest, stream, size);
+	download_same(&cm, ids[2], e.digest, old, old_size);
+	/* A stream that never came (its orphan file removed) is not there. */
+	r = download(&cm, ids[1], e.digest, 0, DX_ENOENT);
+	dx__relay_response__free_unpacked(r, NULL);
+	tclient_close(&cm);
+	tclient_close(&cf);
+	free(env);
+	free(stream);
 }
 
 static void *short_poll(void *arg)
@@ -566,6 +721,7 @@ int main(void)
 		cmocka_unit_test(test_oversized_message),
 		cmocka_unit_test(test_long_poll),
 		cmocka_unit_test(test_attachment_pieces),
+		cmocka_unit_test(test_attachment_files),
 		cmocka_unit_test(test_crash_keeps_receipts),
 		cmocka_unit_test(test_parked_polls_bounded),
 		cmocka_unit_test(test_metrics_parse),
