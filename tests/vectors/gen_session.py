@@ -86,7 +86,7 @@ relay_sig = relay.sign(L("divex/v1/relay-session") + transcript)
 
 # A MACed request: RequestBody {node, request_id, time_ms, get_checkpoint {}}.
 body = field(1, b"FRA") + field(2, bytes([0x66]) * 16) + field_varint(3, 1700000003000) + field(18, b"")
-mac = h256(L("divex/v1/relay-request-mac") + session_id + body, key=session_key)
+mac = h256(L("divex/v1/relay-request-mac") + session_id + h256(body), key=session_key)
 mac_request = field(1, body) + field(3, session_id) + field(4, mac)
 
 print(json.dumps({
