@@ -27,6 +27,7 @@
 #include "bench.h"
 #include "brelay.h"
 #include "refs.h"
+#include "util.h"
 
 #define PIECE (512 * 1024)
 #define MIB (1024.0 * 1024.0)
@@ -200,6 +201,8 @@ static void one_run(int tls, uint64_t total, struct keys *const *states, struct 
 
 int main(void)
 {
+	/* The node's client runs in this process: set up as in divexd. */
+	dx_malloc_for_messages();
 	int runs = bench_runs(), quick = bench_quick();
 	uint64_t mib = quick ? 64 : 1024;
 	if (getenv("BENCH_ATTACH_MIB") != NULL) {

@@ -20,6 +20,7 @@
 #include "bench.h"
 #include "driver.h"
 #include "refs.h"
+#include "util.h"
 
 #define RECIPIENTS 8
 #define ENV_SIZE 1024
@@ -53,6 +54,8 @@ static void print_lat(const char *name, const struct lat_series *s)
 
 int main(void)
 {
+	/* The node's client runs in this process: set up as in divexd. */
+	dx_malloc_for_messages();
 	int runs = bench_runs(), quick = bench_quick();
 	size_t n_seq = quick ? 1000 : 3000, n_peak = quick ? 3000 : 5000;
 	size_t n_load = quick ? 3000 : 5000;

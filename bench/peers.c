@@ -40,6 +40,7 @@
 
 #include "bench.h"
 #include "driver.h"
+#include "util.h"
 
 #define MSG 1024
 #define IN_FLIGHT 64
@@ -339,6 +340,8 @@ static double relay_run(const struct sealed_set *set, unsigned in_flight, size_t
 
 int main(void)
 {
+	/* The node's client runs in this process: set up as in divexd. */
+	dx_malloc_for_messages();
 	int runs = bench_runs(), quick = bench_quick();
 	size_t n = quick ? 2000 : 5000, n_sync = quick ? 500 : 2000;
 	struct seal_peer peers[RECIPIENTS];

@@ -31,6 +31,7 @@
 #include "bench.h"
 #include "driver.h"
 #include "refs.h"
+#include "util.h"
 
 #define RECIPIENTS_MAX 512
 #define IN_FLIGHT 64
@@ -124,6 +125,8 @@ static void depth_sweep(int quick)
 
 int main(void)
 {
+	/* The node's client runs in this process: set up as in divexd. */
+	dx_malloc_for_messages();
 	int runs = bench_runs(), quick = bench_quick();
 	size_t per_run = quick ? 3000 : 5000;
 	if (getenv("BENCH_ENVELOPES") != NULL) {

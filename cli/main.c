@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "harden.h"
+#include "util.h"
 
 #ifndef DIVEX_VERSION
 #define DIVEX_VERSION "unknown"
@@ -165,6 +166,7 @@ int main(int argc, char **argv)
 	if (harden_process(0) != DX_OK) {
 		return cli_error(&c, DX_EIO, "disabling core dumps");
 	}
+	dx_malloc_for_messages(); /* attachments go through in 512 KiB pieces */
 
 	if (sodium_init() < 0) {
 		return cli_error(&c, DX_ECRYPTO, "starting");

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,6 +266,15 @@ int dx_mkdir_p(const char *path)
 		tmp[i] = c;
 	}
 	return DX_OK;
+}
+
+void dx_malloc_for_messages(void)
+{
+#if defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
+	/* Fixed values also turn off glibc's own adjustment of the threshold. */
+	(void)mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+	(void)mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
+#endif
 }
 
 int dx_pwrite_all(int fd, const uint8_t *data, size_t len, uint64_t offset)

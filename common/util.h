@@ -61,6 +61,17 @@ int dx_write_file_atomic(const char *path, const uint8_t *data, size_t len, unsi
 int dx_mkdir_p(const char *path) DX_MUST_CHECK;
 
 /*
+ * Serves blocks of up to 4 MiB from the heap rather than a fresh mapping
+ * each, for processes that move messages of up to about 1 MiB (attachment
+ * pieces, copied a few times on their way). glibc maps every block above
+ * a threshold (128 KiB at first) and unmaps it on free, so the kernel
+ * faults in and zeroes every page of every such message again. Freed heap
+ * memory goes back to the system once 16 MiB of it is free at the top.
+ * Call once, first thing in main().
+ */
+void dx_malloc_for_messages(void);
+
+/*
  * Positioned I/O on a whole buffer, through short counts and EINTR.
  * dx_pwrite_all: DX_ENOSPC for a full disk or quota, else DX_EIO.
  * dx_pread_all: DX_EIO if the file ends before len bytes.

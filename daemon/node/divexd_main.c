@@ -39,6 +39,7 @@
 #include "harden.h"
 #include "keyfile.h"
 #include "node.h"
+#include "util.h"
 
 #ifndef DIVEX_VERSION
 #define DIVEX_VERSION "unknown"
@@ -411,6 +412,7 @@ int main(int argc, char **argv)
 	int pass_fd = -1, opt;
 	char err[NODE_CONFIG_ERR_MAX];
 
+	dx_malloc_for_messages();
 	/* Keys live in this process: never in a core file, never under ptrace. */
 	if (harden_process(HARDEN_DAEMON) != DX_OK) {
 		fprintf(stderr, "divexd: cannot disable core dumps\n");

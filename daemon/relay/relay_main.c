@@ -36,6 +36,7 @@
 #include "relay_server.h"
 #include "roster.h"
 #include "tlsgen.h"
+#include "util.h"
 
 static const char *home_dir(const char *opt)
 {
@@ -563,6 +564,7 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	dx_malloc_for_messages();
 	/* No core file and no ptrace: the relay's keys are in this process. */
 	if (harden_process(HARDEN_DAEMON) != DX_OK) {
 		return fail("disabling core dumps", DX_EIO);
