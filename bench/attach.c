@@ -3,8 +3,10 @@
  *
  * One attachment stream of BENCH_ATTACH_MIB MiB (1024 by default, 64 with
  * --quick) is uploaded by FRA through the node's relay client in pieces of
- * 512 KiB, one outstanding, exactly as divexd's outbox does (NODE_ATTACH_PIECE
- * in daemon/node/node.h); FRA then submits an envelope that names it, and MEX
+ * 512 KiB, exactly as divexd's outbox does (NODE_ATTACH_PIECE in
+ * daemon/node/node.h; node_outbox.c): one piece being stored by the relay
+ * and the next one ready behind it, sent when the first is answered
+ * (relay_client_upload); FRA then submits an envelope that names it, and MEX
  * downloads it the way divexd's inbox does. The bytes are random: the relay
  * stores ciphertext it cannot read and never looks inside. A fresh relay
  * per run and transport.
@@ -38,7 +40,8 @@ struct xfer {
 	uint8_t id[RELAY_ATTACHMENT_ID_LEN];
 	uint8_t digest[ENVELOPE_HASH_LEN];
 	uint8_t *piece;
-	uint64_t total, moved;
+	uint64_t total, moved, sent;
+	unsigned flight;
 	int done, rc, closed;
 };
 
@@ -51,18 +54,24 @@ static void run_loop(struct xfer *x, int *flag)
 
 static void on_upload(void *arg, int rc, uint64_t received);
 
+/* Two pieces handed over at once, as node_outbox.c does (UPLOAD_AHEAD). */
 static void upload_next(struct xfer *x)
 {
-	size_t n = x->total - x->moved < PIECE ? (size_t)(x->total - x->moved) : PIECE;
-	/* Fresh bytes in every piece, as a real stream would have. */
-	memcpy(x->piece, &x->moved, sizeof(x->moved));
-	BENCH_CHECK(
-		relay_client_upload(x->c, x->id, x->moved, x->piece, n, x->total, on_upload, x));
+	while (x->flight < 2 && x->sent < x->total) {
+		size_t n = x->total - x->sent < PIECE ? (size_t)(x->total - x->sent) : PIECE;
+		/* Fresh bytes in every piece, as a real stream would have. */
+		memcpy(x->piece, &x->sent, sizeof(x->sent));
+		BENCH_CHECK(relay_client_upload(x->c, x->id, x->sent, x->piece, n, x->total,
+						on_upload, x));
+		x->flight++;
+		x->sent += n;
+	}
 }
 
 static void on_upload(void *arg, int rc, uint64_t received)
 {
 	struct xfer *x = arg;
+	x->flight--;
 	if (rc != DX_OK || received <= x->moved) {
 		x->rc = rc != DX_OK ? rc : DX_EINVAL;
 		x->done = 1;

@@ -9,7 +9,8 @@
  *   QUEUED  seal: one batch allocates the next sequence number for the
  *           recipient, seals to its pinned keys and stores the envelope;
  *   SEALED  upload every attachment the envelope names (resumed where the
- *           relay says it holds), then submit the envelope;
+ *           relay says it holds; the next piece made ready while the relay
+ *           stores the current one), then submit the envelope;
  *   the receipt verified by the relay client is stored: RECEIPTED.
  *
  * A failure that may pass (relay unreachable, rate, quota, a key change that
@@ -40,9 +41,19 @@ struct node_out_job {
 	uint8_t digest[ENVELOPE_HASH_LEN];
 	size_t n_att, att_i;
 	uint8_t att_ids[ENVELOPE_MAX_ATTACHMENTS][ATTACH_ID_LEN];
-	uint64_t att_offset, att_total;
+	/* The current stream: bytes the relay holds, its size, the offset of
+	 * the next piece to hand over, pieces on their way (at most
+	 * UPLOAD_AHEAD) and the first failure among them. */
+	uint64_t att_offset, att_total, att_sent;
+	unsigned att_flight;
+	int att_rc;
 	uint8_t *piece;
 };
+
+/* Pieces of one stream handed to the relay client at once: one being
+ * stored, one ready behind it (relay_client_upload sends it when the first
+ * is answered). */
+#define UPLOAD_AHEAD 2u
 
 static void hex_id(char out[33], const uint8_t id[16])
 {
@@ -163,21 +174,30 @@ static void upload_next(struct node_out_job *j);
 static void on_uploaded(void *arg, int rc, uint64_t received)
 {
 	struct node_out_job *j = arg;
-	node_relay_result(j->n, rc);
-	if (rc != DX_OK) {
-		job_end(j, rc);
+	j->att_flight--;
+	if (j->att_rc == DX_OK) {
+		node_relay_result(j->n, rc);
+		/* The relay says how much it holds: a resumed upload skips ahead. */
+		if (rc == DX_OK && (received > j->att_total || received < j->att_offset)) {
+			rc = DX_EPROOF;
+		}
+		if (rc == DX_OK) {
+			j->att_offset = received;
+			j->att_sent = j->att_sent > received ? j->att_sent : received;
+		} else {
+			j->att_rc = rc;
+		}
+	}
+	if (j->att_flight > 0 && (j->att_rc != DX_OK || j->att_offset == j->att_total)) {
+		return; /* the piece behind this one is answered next */
+	}
+	if (j->att_rc != DX_OK) {
+		job_end(j, j->att_rc);
 		return;
 	}
-	/* The relay says how much it holds: a resumed upload skips ahead. */
-	if (received > j->att_total || received < j->att_offset) {
-		job_end(j, DX_EPROOF);
-		return;
-	}
-	j->att_offset = received;
 	if (j->att_offset == j->att_total) {
 		j->att_i++;
-		j->att_offset = 0;
-		j->att_total = 0;
+		j->att_offset = j->att_total = j->att_sent = 0;
 	}
 	upload_next(j);
 }
@@ -196,24 +216,33 @@ static void upload_next(struct node_out_job *j)
 		return;
 	}
 	const uint8_t *id = j->att_ids[j->att_i];
-	/* Pieces always start at multiples of NODE_ATTACH_PIECE, so a resend matches. */
-	int rc = node_files_read(n, NODE_OUTGOING_DIR, id, j->att_offset, NODE_ATTACH_PIECE, j->piece,
-				 &got, &total);
-	if (rc == DX_ENOENT) {
-		char hex[33];
-		hex_id(hex, id);
-		node_log(n, NODE_LOG_ERROR, "attachment %s is missing from %s/%s", hex, n->home,
-			 NODE_OUTGOING_DIR);
-		rc = DX_EATT_CORRUPT;
-	}
-	if (rc != DX_OK) {
-		job_end(j, rc);
-		return;
-	}
-	j->att_total = total;
-	rc = relay_client_upload(n->rc, id, j->att_offset, j->piece, got, total, on_uploaded, j);
-	if (rc != DX_OK) {
-		job_end(j, rc);
+	while (j->att_flight < UPLOAD_AHEAD && (j->att_total == 0 || j->att_sent < j->att_total)) {
+		/* Pieces always start at multiples of NODE_ATTACH_PIECE, so a resend matches. */
+		int rc = node_files_read(n, NODE_OUTGOING_DIR, id, j->att_sent, NODE_ATTACH_PIECE,
+					 j->piece, &got, &total);
+		if (rc == DX_ENOENT) {
+			char hex[33];
+			hex_id(hex, id);
+			node_log(n, NODE_LOG_ERROR, "attachment %s is missing from %s/%s", hex, n->home,
+				 NODE_OUTGOING_DIR);
+			rc = DX_EATT_CORRUPT;
+		}
+		if (rc == DX_OK) {
+			j->att_total = total;
+			/* The piece is copied into its request: the buffer is free again. */
+			rc = relay_client_upload(n->rc, id, j->att_sent, j->piece, got, total,
+						 on_uploaded, j);
+		}
+		if (rc != DX_OK) {
+			/* Ended when the piece on its way is answered, if there is one. */
+			j->att_rc = rc;
+			if (j->att_flight == 0) {
+				job_end(j, rc);
+			}
+			return;
+		}
+		j->att_flight++;
+		j->att_sent += got;
 	}
 }
 

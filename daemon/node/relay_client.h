@@ -176,7 +176,15 @@ int relay_client_roster(struct relay_client *c, uint64_t since_index, uint32_t m
 /* Publishes a newer roster entry of this node; the receipt proves its roster leaf. */
 int relay_client_publish(struct relay_client *c, const uint8_t *entry, size_t len,
 			 relay_client_receipt_fn cb, void *arg) DX_MUST_CHECK;
-/* One piece of an attachment stream (len <= RELAY_DATA_MAX). */
+/*
+ * One piece of an attachment stream (len <= RELAY_DATA_MAX); data may be
+ * reused once this returns. The relay takes a stream's pieces in order, so
+ * a piece of a stream that has another piece on its way is made ready
+ * (serialized, authenticated) at once and sent only when the one before
+ * is answered: the caller can have the next piece ready while the relay
+ * stores the current one. Should the one before fail, the waiting piece
+ * is answered with the same code, unsent.
+ */
 int relay_client_upload(struct relay_client *c, const uint8_t id[static RELAY_ATTACHMENT_ID_LEN],
 			uint64_t offset, const uint8_t *data, size_t len, uint64_t total_size,
 			relay_client_upload_fn cb, void *arg) DX_MUST_CHECK;

@@ -2,7 +2,8 @@
  * test_relay_client_data.c: the relay client's attachment transfer and
  * long-poll against a real divex-relay child process: an attachment uploaded
  * in pieces (a resent piece accepted again) is downloaded whole by the
- * recipient of an envelope that names it, refused to anyone else, and a
+ * recipient of an envelope that names it, refused to anyone else; pieces of
+ * one stream handed over together go to the relay one after the other; a
  * waiting list is answered when mail arrives.
  */
 #include <stdlib.h>
@@ -112,6 +113,86 @@ static void test_attachment_transfer(void **state)
 	fx_fini();
 }
 
+/*
+ * Pieces of one stream handed over back to back are ready at once and sent
+ * in order, each when the one before is answered; a piece behind one that
+ * fails is answered with the same code and never sent; other streams do
+ * not wait.
+ */
+static void test_upload_chain(void **state)
+{
+	(void)state;
+	fx_init();
+	struct relay_client *cf = open_client(H.fra, NULL);
+	const size_t size = 2 * RELAY_DATA_MAX + 999;
+	uint8_t *stream = malloc(size), *buf = malloc(RELAY_DATA_MAX), ids[3][16];
+	randombytes_buf(stream, size);
+	randombytes_buf(ids, sizeof(ids));
+	/* A session first, so that only uploads are counted in flight below. */
+	assert_dx_ok(sync_once(cf));
+	WAIT_FOR(relay_client_in_flight(cf) == 0);
+	struct xfer x[3] = { { 0 } };
+	for (size_t i = 0; i < 3; i++) {
+		size_t off = i * RELAY_DATA_MAX, n = size - off < RELAY_DATA_MAX ? size - off : RELAY_DATA_MAX;
+		/* One buffer for every piece: each is copied when handed over. */
+		memcpy(buf, stream + off, n);
+		assert_dx_ok(relay_client_upload(cf, ids[0], off, buf, n, size, upload_cb, &x[i]));
+		memset(buf, 0xee, RELAY_DATA_MAX);
+	}
+	assert_int_equal(relay_client_in_flight(cf), 1);
+	WAIT_FOR(x[2].done);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(x[i].done, 1);
+		assert_dx_ok(x[i].rc);
+		assert_int_equal(x[i].received, i < 2 ? (i + 1) * RELAY_DATA_MAX : size);
+	}
+	/* The relay holds the stream byte for byte: a resend of each piece matches. */
+	for (size_t off = 0; off < size; off += RELAY_DATA_MAX) {
+		uint64_t got;
+		size_t n = size - off < RELAY_DATA_MAX ? size - off : RELAY_DATA_MAX;
+		assert_dx_ok(upload(cf, ids[0], off, stream + off, n, size, &got));
+		assert_int_equal(got, size);
+	}
+
+	/* A gap is refused; the piece behind it gets the same answer, unsent. */
+	struct xfer bad = { 0 }, behind = { 0 };
+	assert_dx_ok(relay_client_upload(cf, ids[1], 5, stream, 100, size, upload_cb, &bad));
+	assert_dx_ok(relay_client_upload(cf, ids[1], 0, stream, 100, size, upload_cb, &behind));
+	WAIT_FOR(behind.done);
+	assert_int_equal(bad.rc, DX_EINVAL);
+	assert_int_equal(behind.rc, DX_EINVAL);
+	assert_int_equal(relay_client_in_flight(cf), 0);
+	/* Had it been sent, the relay would hold other bytes at 0 and refuse these. */
+	uint64_t got;
+	assert_dx_ok(upload(cf, ids[1], 0, stream + 1, 100, size, &got));
+	assert_int_equal(got, 100);
+
+	/* Two streams: both on their way at once. */
+	struct xfer a = { 0 }, b = { 0 };
+	assert_dx_ok(relay_client_upload(cf, ids[2], 0, stream, 100, 200, upload_cb, &a));
+	assert_dx_ok(relay_client_upload(cf, ids[1], 100, stream, 100, size, upload_cb, &b));
+	assert_int_equal(relay_client_in_flight(cf), 2);
+	WAIT_FOR(a.done && b.done);
+	assert_dx_ok(a.rc);
+	assert_dx_ok(b.rc);
+
+	/* Closing with a piece on its way and one waiting: each is answered
+	 * once, before the client says it is closed. */
+	struct xfer c1 = { 0 }, c2 = { 0 };
+	int closed = 0;
+	assert_dx_ok(relay_client_upload(cf, ids[2], 100, stream, 100, 200, upload_cb, &c1));
+	assert_dx_ok(relay_client_upload(cf, ids[2], 100, stream, 100, 200, upload_cb, &c2));
+	relay_client_close(cf, set_flag, &closed);
+	WAIT_FOR(closed);
+	assert_int_equal(c1.done, 1);
+	assert_int_equal(c2.done, 1);
+	assert_true(c1.rc == DX_OK || c1.rc == DX_ECLOSED);
+	assert_true(c2.rc == DX_OK || c2.rc == DX_ECLOSED);
+	free(buf);
+	free(stream);
+	fx_fini();
+}
+
 /* A list that waits is answered as soon as mail for its State arrives. */
 static void test_long_poll(void **state)
 {
@@ -142,6 +223,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_attachment_transfer),
+		cmocka_unit_test(test_upload_chain),
 		cmocka_unit_test(test_long_poll),
 	};
 	if (sodium_init() < 0) {
