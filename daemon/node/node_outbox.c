@@ -223,8 +223,8 @@ static void upload_next(struct node_out_job *j)
 		if (rc == DX_ENOENT) {
 			char hex[33];
 			hex_id(hex, id);
-			node_log(n, NODE_LOG_ERROR, "attachment %s is missing from %s/%s", hex, n->home,
-				 NODE_OUTGOING_DIR);
+			node_log(n, NODE_LOG_ERROR, "attachment %s is missing from %s/%s", hex,
+				 n->home, NODE_OUTGOING_DIR);
 			rc = DX_EATT_CORRUPT;
 		}
 		if (rc == DX_OK) {

@@ -299,7 +299,8 @@ static void finish_upload(struct op *op, int rc, const Dx__RelayResponse *r)
 	unlink_upload(c, op);
 	op->then = NULL;
 	int then_rc = rc != DX_OK ? rc : c->closing ? DX_ECLOSED : DX_OK;
-	if (then != NULL && then_rc == DX_OK && (then_rc = relay_client_send_held(c, then)) == DX_OK) {
+	if (then != NULL && then_rc == DX_OK &&
+	    (then_rc = relay_client_send_held(c, then)) == DX_OK) {
 		then = NULL;
 	}
 	op->cb.upload(op->arg, rc, rc == DX_OK ? r->total_size : 0);

@@ -11,9 +11,10 @@
  * Files: relay_store.c (schema and queries), relay_log.c (audit log and
  * checkpoints), relay_roster.c (admission and the roster cache),
  * relay_ops.c (request pipeline and handlers), relay_session.c (request
- * sessions), relay_batch.c (group commit), relay_attach.c (attachment streams, in files), relay_statements.c (the
- * recipient's logged requests, for audit dossiers), relay_server.c (loop,
- * signals, admin socket), relay_main.c (command line).
+ * sessions), relay_batch.c (group commit), relay_attach.c (attachment
+ * streams, in files), relay_statements.c (the recipient's logged requests,
+ * for audit dossiers), relay_server.c (loop, signals, admin socket),
+ * relay_main.c (command line).
  */
 #ifndef DIVEX_RELAY_RELAY_H
 #define DIVEX_RELAY_RELAY_H

@@ -140,20 +140,21 @@ static int migrate(struct relay *r)
 	sqlite3 *h = db_handle(r->db);
 	sqlite3_stmt *streams = NULL, *pieces = NULL;
 	int rc = db_from_sqlite(sqlite3_prepare_v2(
-		h, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'attachment_data'", -1,
-		&streams, NULL));
+		h, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'attachment_data'",
+		-1, &streams, NULL));
 	int present = rc == DX_OK && sqlite3_step(streams) == SQLITE_ROW;
 	sqlite3_finalize(streams);
 	streams = NULL;
 	if (rc != DX_OK || !present) {
 		return rc;
 	}
-	rc = db_from_sqlite(sqlite3_prepare_v2(h, "SELECT DISTINCT attachment_id FROM attachment_data", -1,
-					       &streams, NULL));
+	rc = db_from_sqlite(sqlite3_prepare_v2(
+		h, "SELECT DISTINCT attachment_id FROM attachment_data", -1, &streams, NULL));
 	if (rc == DX_OK) {
-		rc = db_from_sqlite(sqlite3_prepare_v2(
-			h, "SELECT offset, data FROM attachment_data WHERE attachment_id = ? ORDER BY offset",
-			-1, &pieces, NULL));
+		rc = db_from_sqlite(sqlite3_prepare_v2(h,
+						       "SELECT offset, data FROM attachment_data "
+						       "WHERE attachment_id = ? ORDER BY offset",
+						       -1, &pieces, NULL));
 	}
 	unsigned long n = 0;
 	int step = SQLITE_DONE;
@@ -180,8 +181,8 @@ static int migrate(struct relay *r)
 		}
 	}
 	if (rc == DX_OK) {
-		relay_logf(r, "moved %lu attachment stream(s) from the store into %s/" ATTACH_DIR, n,
-			   r->cfg.data_dir);
+		relay_logf(r, "moved %lu attachment stream(s) from the store into %s/" ATTACH_DIR,
+			   n, r->cfg.data_dir);
 	}
 	return rc;
 }
@@ -214,8 +215,8 @@ static int sweep(struct relay *r)
 		if (strcmp(name, e->d_name) != 0) {
 			continue;
 		}
-		if ((rc = db_stmt(r->db, "SELECT 1 FROM attachments WHERE attachment_id = ?", &st)) !=
-		    DX_OK) {
+		if ((rc = db_stmt(r->db, "SELECT 1 FROM attachments WHERE attachment_id = ?",
+				  &st)) != DX_OK) {
 			break;
 		}
 		sqlite3_bind_blob(st, 1, id, sizeof(id), SQLITE_STATIC);
@@ -228,8 +229,10 @@ static int sweep(struct relay *r)
 	}
 	closedir(d);
 	if (removed > 0) {
-		relay_logf(r, "removed %lu file(s) in %s/" ATTACH_DIR " that no attachment stream names"
-			      " (left by a stop before a commit)",
+		relay_logf(r,
+			   "removed %lu file(s) in %s/" ATTACH_DIR
+			   " that no attachment stream names"
+			   " (left by a stop before a commit)",
 			   removed, r->cfg.data_dir);
 	}
 	return rc;
@@ -334,7 +337,8 @@ int relay_attach_upload(struct relay *r, struct relay_op *op)
 		}
 	}
 	/* The batch makes the file durable before it commits (relay_attach_sync). */
-	op->attach_fd = attach_file(r, u->attachment_id.data, O_WRONLY | O_CREAT | (exists ? 0 : O_TRUNC));
+	op->attach_fd =
+		attach_file(r, u->attachment_id.data, O_WRONLY | O_CREAT | (exists ? 0 : O_TRUNC));
 	if (op->attach_fd < 0) {
 		return errno == ENOSPC || errno == EDQUOT ? DX_ENOSPC : DX_EIO;
 	}

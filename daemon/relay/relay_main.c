@@ -356,8 +356,8 @@ static int cmd_run(struct args *a)
 	/* Only now that this process is the one relay of the home. */
 	if ((rc = relay_attach_recover(&r)) != DX_OK) {
 		fprintf(stderr,
-			"divex-relay: cannot put the attachment files in order in %s/attachments: %s; "
-			"check the directory's owner and free space, then start again\n",
+			"divex-relay: cannot put the attachment files in order in %s/attachments: "
+			"%s; check the directory's owner and free space, then start again\n",
 			r.cfg.data_dir, dx_strerror(rc));
 		relay_close(&r);
 		close(lock);

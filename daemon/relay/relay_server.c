@@ -81,7 +81,8 @@ int relay_open(struct relay *r, const char *home, char *err, size_t errlen)
 		return rc;
 	}
 	if ((rc = relay_attach_open(r)) != DX_OK) {
-		snprintf(err, errlen, "cannot open the attachments directory in %s", r->cfg.data_dir);
+		snprintf(err, errlen, "cannot open the attachments directory in %s",
+			 r->cfg.data_dir);
 		return rc;
 	}
 	if ((rc = relay_roster_load(r)) != DX_OK) {

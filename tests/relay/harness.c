@@ -129,6 +129,13 @@ void rh_open_client(struct tclient *c, const struct keys *k)
 uint8_t *rh_seal_for(const struct keys *from, const struct keys *to, const char *text,
 			 size_t *len, struct envelope_info *info)
 {
+	return rh_seal_naming(from, to, text, NULL, 0, len, info);
+}
+
+uint8_t *rh_seal_naming(const struct keys *from, const struct keys *to, const char *text,
+			const uint8_t (*ids)[16], size_t n_ids, size_t *len,
+			struct envelope_info *info)
+{
 	struct seal_peer peer;
 	memset(&peer, 0, sizeof(peer));
 	memcpy(peer.state, keys_state(to), 4);
@@ -138,6 +145,7 @@ uint8_t *rh_seal_for(const struct keys *from, const struct keys *to, const char 
 	struct seal_params p = {
 		.sender = from, .recipient = &peer, .sequence = 1, .created_ms = dx_now_ms(),
 		.body = (const uint8_t *)text, .body_len = strlen(text),
+		.attachment_ids = ids, .n_attachment_ids = n_ids,
 	};
 	uint8_t *env = NULL, id[16];
 	assert_dx_ok(seal_envelope(&p, &env, len, id, NULL));

@@ -36,6 +36,10 @@ void rh_start_relay(void);
 void rh_open_client(struct tclient *c, const struct keys *k);
 uint8_t *rh_seal_for(const struct keys *from, const struct keys *to, const char *text,
 		     size_t *len, struct envelope_info *info);
+/* The same, its header naming the attachment streams ids. */
+uint8_t *rh_seal_naming(const struct keys *from, const struct keys *to, const char *text,
+			const uint8_t (*ids)[16], size_t n_ids, size_t *len,
+			struct envelope_info *info);
 Dx__RelayResponse *rh_call(struct tclient *c, Dx__RequestBody *b, int want);
 Dx__RelayResponse *rh_submit(struct tclient *c, const uint8_t *env, size_t len, int want);
 void rh_check_accepted_receipt(const Dx__RelayResponse *r, const struct envelope_info *e);

@@ -68,22 +68,10 @@ static void test_attachment_transfer(void **state)
 	assert_dx_ok(upload(cf, id, 0, stream, RELAY_DATA_MAX, size, &got));
 
 	/* The envelope to MEX names the attachment in its header. */
-	struct seal_peer peer;
-	memset(&peer, 0, sizeof(peer));
-	memcpy(peer.state, "MEX", 4);
-	keys_identity_pk(H.mex, peer.identity_pk);
-	keys_static_pk(H.mex, peer.static_pk);
-	memcpy(peer.prekey_pk, keys_prekey_current(H.mex, dx_now_ms())->pk, 32);
-	const uint8_t(*ids)[16] = (const uint8_t(*)[16])id;
-	struct seal_params p = { .sender = H.fra, .recipient = &peer, .sequence = 1,
-				 .created_ms = dx_now_ms(), .attachment_ids = ids,
-				 .n_attachment_ids = 1, .body = (const uint8_t *)"see file",
-				 .body_len = 8 };
-	uint8_t *env = NULL, eid[16];
 	size_t elen;
 	struct envelope_info e;
-	assert_dx_ok(seal_envelope(&p, &env, &elen, eid, NULL));
-	assert_dx_ok(envelope_parse(env, elen, &e));
+	uint8_t *env =
+		rh_seal_naming(H.fra, H.mex, "see file", (const uint8_t(*)[16])id, 1, &elen, &e);
 	struct res r;
 	assert_dx_ok(submit(cf, env, elen, &r));
 	res_free(&r);
@@ -133,7 +121,8 @@ static void test_upload_chain(void **state)
 	WAIT_FOR(relay_client_in_flight(cf) == 0);
 	struct xfer x[3] = { { 0 } };
 	for (size_t i = 0; i < 3; i++) {
-		size_t off = i * RELAY_DATA_MAX, n = size - off < RELAY_DATA_MAX ? size - off : RELAY_DATA_MAX;
+		size_t off = i * RELAY_DATA_MAX,
+		       n = size - off < RELAY_DATA_MAX ? size - off : RELAY_DATA_MAX;
 		/* One buffer for every piece: each is copied when handed over. */
 		memcpy(buf, stream + off, n);
 		assert_dx_ok(relay_client_upload(cf, ids[0], off, buf, n, size, upload_cb, &x[i]));

@@ -4,9 +4,9 @@
  * the executable holds no opening code).
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,26 +330,6 @@ static Dx__RelayResponse *download(struct tclient *c, const uint8_t id[16], cons
 	return rh_call(c, &b, want);
 }
 
-/* Seals an envelope from FRA to MEX whose header names the attachments. */
-static uint8_t *seal_naming(const uint8_t (*ids)[16], size_t n_ids, size_t *len,
-			    struct envelope_info *e)
-{
-	struct seal_peer peer;
-	memset(&peer, 0, sizeof(peer));
-	memcpy(peer.state, "MEX", 4);
-	keys_identity_pk(H.mex, peer.identity_pk);
-	keys_static_pk(H.mex, peer.static_pk);
-	memcpy(peer.prekey_pk, keys_prekey_current(H.mex, dx_now_ms())->pk, 32);
-	struct seal_params p = { .sender = H.fra, .recipient = &peer, .sequence = 1,
-				 .created_ms = dx_now_ms(), .attachment_ids = ids,
-				 .n_attachment_ids = n_ids, .body = (const uint8_t *)"see file",
-				 .body_len = 8 };
-	uint8_t *env = NULL, eid[16];
-	assert_dx_ok(seal_envelope(&p, &env, len, eid, NULL));
-	assert_dx_ok(envelope_parse(env, *len, e));
-	return env;
-}
-
 /* Downloads a whole stream as the recipient and compares it with want. */
 static void download_same(struct tclient *c, const uint8_t id[16], const uint8_t digest[32],
 			  const uint8_t *want, size_t len)
@@ -416,7 +396,8 @@ static void test_attachment_pieces(void **state)
 	/* An envelope to MEX names the attachment in its header. */
 	size_t elen;
 	struct envelope_info e;
-	uint8_t *env = seal_naming((const uint8_t(*)[16])meta.id, 1, &elen, &e);
+	uint8_t *env = rh_seal_naming(H.fra, H.mex, "see file", (const uint8_t(*)[16])meta.id, 1,
+				      &elen, &e);
 	r = rh_submit(&cf, env, elen, DX_OK);
 	dx__relay_response__free_unpacked(r, NULL);
 
@@ -485,20 +466,24 @@ static void test_attachment_files(void **state)
 	/* A stream in the earlier layout: its pieces in a table. */
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(test_path(H.home, "relay.db"), &db), SQLITE_OK);
-	sql(db, "CREATE TABLE attachment_data (attachment_id BLOB NOT NULL, offset INTEGER NOT NULL,"
-		" data BLOB NOT NULL, PRIMARY KEY (attachment_id, offset)) WITHOUT ROWID");
+	sql(db,
+	    "CREATE TABLE attachment_data (attachment_id BLOB NOT NULL, offset INTEGER NOT NULL,"
+	    " data BLOB NOT NULL, PRIMARY KEY (attachment_id, offset)) WITHOUT ROWID");
 	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO attachments (attachment_id, owner,"
-						" total_size, received, created_ms) VALUES (?, 'FRA', ?, ?, 0)",
-					    -1, &st, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+		sqlite3_prepare_v2(db,
+				   "INSERT INTO attachments (attachment_id, owner,"
+				   " total_size, received, created_ms) VALUES (?, 'FRA', ?, ?, 0)",
+				   -1, &st, NULL),
+		SQLITE_OK);
 	sqlite3_bind_blob(st, 1, ids[2], 16, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, old_size);
 	sqlite3_bind_int64(st, 3, old_size);
 	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
 	sqlite3_finalize(st);
 	for (size_t off = 0; off < old_size; off += 600) {
-		assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO attachment_data VALUES (?, ?, ?)",
+		assert_int_equal(sqlite3_prepare_v2(db,
+						    "INSERT INTO attachment_data VALUES (?, ?, ?)",
 						    -1, &st, NULL),
 				 SQLITE_OK);
 		sqlite3_bind_blob(st, 1, ids[2], 16, SQLITE_STATIC);
@@ -517,11 +502,12 @@ static void test_attachment_files(void **state)
 	assert_int_equal(file_size(stream_file(ids[1])), -1);
 	assert_int_equal(file_size(other), 4);
 	assert_int_equal(file_size(stream_file(ids[2])), (long)old_size);
-	assert_int_equal(sqlite3_open_v2(test_path(H.home, "relay.db"), &db, SQLITE_OPEN_READONLY,
-					 NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM sqlite_master WHERE"
-						" name = 'attachment_data'",
+	assert_int_equal(
+		sqlite3_open_v2(test_path(H.home, "relay.db"), &db, SQLITE_OPEN_READONLY, NULL),
+		SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT COUNT(*) FROM sqlite_master WHERE"
+					    " name = 'attachment_data'",
 					    -1, &st, NULL),
 			 SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -544,7 +530,8 @@ static void test_attachment_files(void **state)
 
 	size_t elen;
 	struct envelope_info e;
-	uint8_t *env = seal_naming((const uint8_t(*)[16])ids, 3, &elen, &e);
+	uint8_t *env =
+		rh_seal_naming(H.fra, H.mex, "see file", (const uint8_t(*)[16])ids, 3, &elen, &e);
 	r = rh_submit(&cf, env, elen, DX_OK);
 	dx__relay_response__free_unpacked(r, NULL);
 	struct tclient cm;
