@@ -95,7 +95,13 @@ int relay_attach_sync(struct relay *r, struct relay_op *head)
 			continue;
 		}
 		if (fdatasync(op->attach_fd) != 0) {
-			return errno == ENOSPC || errno == EDQUOT ? DX_ENOSPC : DX_EIO;
+			int e = errno;
+			char name[ATTACH_NAME_LEN + 1];
+			attach_name(name, op->req.body->upload->attachment_id.data);
+			relay_logf(r, "cannot make %s/" ATTACH_DIR "/%s durable: %s; the batch is "
+				      "refused and its senders send it again",
+				   r->cfg.data_dir, name, strerror(e));
+			return e == ENOSPC || e == EDQUOT ? DX_ENOSPC : DX_EIO;
 		}
 		created |= op->attach_created;
 	}
@@ -407,13 +413,18 @@ int relay_attach_download(struct relay *r, struct relay_op *op)
 		return DX_ENOMEM;
 	}
 	int fd = attach_file(r, d->attachment_id.data, O_RDONLY);
-	if (fd < 0) {
-		return DX_EIO;
+	rc = fd >= 0 ? dx_pread_all(fd, buf, n, d->offset) : DX_EIO;
+	if (fd >= 0) {
+		close(fd);
 	}
-	rc = dx_pread_all(fd, buf, n, d->offset);
-	close(fd);
 	if (rc != DX_OK) {
-		return DX_EINTERNAL; /* the store counts bytes the file does not have */
+		/* The store counts bytes the file does not have: the operator's to mend. */
+		char name[ATTACH_NAME_LEN + 1];
+		attach_name(name, d->attachment_id.data);
+		relay_logf(r, "%s/" ATTACH_DIR "/%s is missing or shorter than the %llu bytes "
+			      "relay.db counts; restore it from the backup taken with relay.db",
+			   r->cfg.data_dir, name, (unsigned long long)total);
+		return DX_EINTERNAL;
 	}
 	op->resp.data = (ProtobufCBinaryData){ n, buf };
 	return DX_OK;

@@ -541,6 +541,11 @@ static void test_attachment_files(void **state)
 	/* A stream that never came (its orphan file removed) is not there. */
 	r = download(&cm, ids[1], e.digest, 0, DX_ENOENT);
 	dx__relay_response__free_unpacked(r, NULL);
+	/* A file cut short behind the relay's back: refused, and said in the log. */
+	assert_int_equal(truncate(stream_file(ids[2]), 500), 0);
+	r = download(&cm, ids[2], e.digest, 400, DX_EINTERNAL);
+	dx__relay_response__free_unpacked(r, NULL);
+	assert_true(file_contains(H.relay_log, "is missing or shorter than the 1000 bytes", 41));
 	tclient_close(&cm);
 	tclient_close(&cf);
 	free(env);
