@@ -4,9 +4,8 @@
  * One attachment stream of BENCH_ATTACH_MIB MiB (1024 by default, 64 with
  * --quick) is uploaded by FRA through the node's relay client in pieces of
  * 512 KiB, exactly as divexd's outbox does (NODE_ATTACH_PIECE in
- * daemon/node/node.h; node_outbox.c): one piece being stored by the relay
- * and the next one ready behind it, sent when the first is answered
- * (relay_client_upload); FRA then submits an envelope that names it, and MEX
+ * daemon/node/node.h; node_outbox.c): two pieces on their way at once, one
+ * stored by the relay while the next crosses the network; FRA then submits an envelope that names it, and MEX
  * downloads it the way divexd's inbox does. The bytes are random: the relay
  * stores ciphertext it cannot read and never looks inside. A fresh relay
  * per run and transport.
@@ -72,14 +71,15 @@ static void on_upload(void *arg, int rc, uint64_t received)
 {
 	struct xfer *x = arg;
 	x->flight--;
-	if (rc != DX_OK || received <= x->moved) {
+	if (rc != DX_OK || received > x->total) {
 		x->rc = rc != DX_OK ? rc : DX_EINVAL;
 		x->done = 1;
 		return;
 	}
-	x->moved = received;
+	/* Answers may come in either order: the larger count stands. */
+	x->moved = received > x->moved ? received : x->moved;
 	if (x->moved == x->total) {
-		x->done = 1;
+		x->done = x->flight == 0;
 		return;
 	}
 	upload_next(x);

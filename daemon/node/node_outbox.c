@@ -9,8 +9,8 @@
  *   QUEUED  seal: one batch allocates the next sequence number for the
  *           recipient, seals to its pinned keys and stores the envelope;
  *   SEALED  upload every attachment the envelope names (resumed where the
- *           relay says it holds; the next piece made ready while the relay
- *           stores the current one), then submit the envelope;
+ *           relay says it holds; the next piece crosses the network while
+ *           the relay stores the current one), then submit the envelope;
  *   the receipt verified by the relay client is stored: RECEIPTED.
  *
  * A failure that may pass (relay unreachable, rate, quota, a key change that
@@ -43,16 +43,18 @@ struct node_out_job {
 	uint8_t att_ids[ENVELOPE_MAX_ATTACHMENTS][ATTACH_ID_LEN];
 	/* The current stream: bytes the relay holds, its size, the offset of
 	 * the next piece to hand over, pieces on their way (at most
-	 * UPLOAD_AHEAD) and the first failure among them. */
+	 * UPLOAD_AHEAD, one until the relay's count is known) and the first
+	 * failure among them. */
 	uint64_t att_offset, att_total, att_sent;
 	unsigned att_flight;
+	int att_known;
 	int att_rc;
 	uint8_t *piece;
 };
 
-/* Pieces of one stream handed to the relay client at once: one being
- * stored, one ready behind it (relay_client_upload sends it when the first
- * is answered). */
+/* Pieces of one stream on their way at once: one being stored by the relay
+ * while the next crosses the network (the relay holds a piece that arrives
+ * before the one it follows: PROTOCOL.md 12.4). */
 #define UPLOAD_AHEAD 2u
 
 static void hex_id(char out[33], const uint8_t id[16])
@@ -177,13 +179,15 @@ static void on_uploaded(void *arg, int rc, uint64_t received)
 	j->att_flight--;
 	if (j->att_rc == DX_OK) {
 		node_relay_result(j->n, rc);
-		/* The relay says how much it holds: a resumed upload skips ahead. */
-		if (rc == DX_OK && (received > j->att_total || received < j->att_offset)) {
+		/* The relay says how much it holds: a resumed upload skips ahead.
+		 * Answers may come in either order: the larger count stands. */
+		if (rc == DX_OK && received > j->att_total) {
 			rc = DX_EPROOF;
 		}
 		if (rc == DX_OK) {
-			j->att_offset = received;
+			j->att_offset = j->att_offset > received ? j->att_offset : received;
 			j->att_sent = j->att_sent > received ? j->att_sent : received;
+			j->att_known = 1;
 		} else {
 			j->att_rc = rc;
 		}
@@ -198,6 +202,7 @@ static void on_uploaded(void *arg, int rc, uint64_t received)
 	if (j->att_offset == j->att_total) {
 		j->att_i++;
 		j->att_offset = j->att_total = j->att_sent = 0;
+		j->att_known = 0;
 	}
 	upload_next(j);
 }
@@ -216,7 +221,10 @@ static void upload_next(struct node_out_job *j)
 		return;
 	}
 	const uint8_t *id = j->att_ids[j->att_i];
-	while (j->att_flight < UPLOAD_AHEAD && (j->att_total == 0 || j->att_sent < j->att_total)) {
+	/* A stream starts with one piece: a resumed upload learns from its
+	 * answer where the relay is, rather than send two pieces it holds. */
+	unsigned ahead = j->att_known ? UPLOAD_AHEAD : 1;
+	while (j->att_flight < ahead && (j->att_total == 0 || j->att_sent < j->att_total)) {
 		/* Pieces always start at multiples of NODE_ATTACH_PIECE, so a resend matches. */
 		int rc = node_files_read(n, NODE_OUTGOING_DIR, id, j->att_sent, NODE_ATTACH_PIECE,
 					 j->piece, &got, &total);

@@ -434,10 +434,7 @@ static int send_op(struct relay_client *c, struct op *op, Dx__RequestBody *body)
 	if (rc == DX_OK) {
 		rc = relay_client_wrap(c, op, bytes, blen, &req, &len);
 	}
-	if (rc == DX_OK && op->held) {
-		op->request = req;
-		op->request_len = len;
-	} else if (rc == DX_OK) {
+	if (rc == DX_OK) {
 		rc = send_request(c, op, req, len);
 	}
 	if (rc == DX_OK && op->mac) {
@@ -447,31 +444,6 @@ static int send_op(struct relay_client *c, struct op *op, Dx__RequestBody *body)
 	}
 	free(bytes);
 	return rc;
-}
-
-int relay_client_send_held(struct relay_client *c, struct op *op)
-{
-	uint8_t *req = op->request;
-	size_t len = op->request_len;
-	op->request = NULL;
-	op->held = 0;
-	/* Made ready under a session the relay has since forgotten (the piece
-	 * before was refused DX_ESESSION): authenticated again rather than
-	 * sent to be refused, which would cost the piece's bytes twice. */
-	if (relay_client_session_stale(c, op)) {
-		free(req);
-		req = NULL;
-		int rc = relay_client_wrap(c, op, op->body, op->body_len, &req, &len);
-		if (rc != DX_OK) {
-			return rc;
-		}
-		if (!op->mac) {
-			free(op->body);
-			op->body = NULL;
-		}
-	}
-	/* send_request frees req when it cannot send it. */
-	return send_request(c, op, req, len);
 }
 
 static int resend_signed(struct relay_client *c, struct op *op)

@@ -178,12 +178,10 @@ int relay_client_publish(struct relay_client *c, const uint8_t *entry, size_t le
 			 relay_client_receipt_fn cb, void *arg) DX_MUST_CHECK;
 /*
  * One piece of an attachment stream (len <= RELAY_DATA_MAX); data may be
- * reused once this returns. The relay takes a stream's pieces in order, so
- * a piece of a stream that has another piece on its way is made ready
- * (serialized, authenticated) at once and sent only when the one before
- * is answered: the caller can have the next piece ready while the relay
- * stores the current one. Should the one before fail, the waiting piece
- * is answered with the same code, unsent.
+ * reused once this returns. Two pieces of a stream may be on their way at
+ * once, the second starting where the first ends: the relay holds one that
+ * arrives first until the one before it is stored (PROTOCOL.md 12.4), and
+ * the answers may come in either order.
  */
 int relay_client_upload(struct relay_client *c, const uint8_t id[static RELAY_ATTACHMENT_ID_LEN],
 			uint64_t offset, const uint8_t *data, size_t len, uint64_t total_size,

@@ -55,8 +55,6 @@ struct relay_client {
 	int sess_ready, sess_pending;
 	uint64_t sess_expires_ms, sess_renew_ms, sess_retry_ms;
 	struct relay_client_stats stats;
-	/* Uploads sent or waiting to be sent, newest first (relay_client_ops.c). */
-	struct op *uploads;
 	void (*done)(void *arg);
 	void *done_arg;
 };
@@ -92,12 +90,6 @@ struct op {
 	char sender[DX_STATE_LEN + 1];
 	char recipient[DX_STATE_LEN + 1];
 	uint32_t max; /* download: the most bytes the answer may carry */
-	/* Upload: the stream; the piece sent when this one is answered; whether
-	 * this one waits for another (its request ready in `request`). */
-	uint8_t stream[RELAY_ATTACHMENT_ID_LEN];
-	struct op *then;
-	struct op *next_upload;
-	int held;
 	struct prove_ctx *prove; /* relay_client_prove: what is being proved; owned */
 };
 
@@ -119,8 +111,6 @@ int relay_client_wrap(struct relay_client *c, struct op *op, const uint8_t *body
 void relay_client_session_finish(struct op *op, int rc, const Dx__RelayResponse *r);
 /* The relay answered DX_ESESSION to op: forgets op's session if still in use. */
 void relay_client_session_lost(struct relay_client *c, const struct op *op);
-/* Whether op was MACed under a session that is no longer the live one. */
-int relay_client_session_stale(const struct relay_client *c, const struct op *op);
 
 /* relay_client_peer.c: finishes OP_PROVE_*; frees nothing but what it allocated. */
 void relay_client_prove_finish(struct op *op, int rc, const Dx__RelayResponse *r);
@@ -138,11 +128,8 @@ void relay_client_op_free(struct op *op);
  */
 struct op *relay_client_op_start(struct relay_client *c, enum op_kind kind, int has_cb, void *arg,
 				 int *rc);
-/* Signs and queues op's request (or, op->held, keeps it ready in
- * op->request); frees op when it could not be. */
+/* Signs and queues op's request; frees op when it could not be queued. */
 int relay_client_op_queue(struct relay_client *c, struct op *op, Dx__RequestBody *body);
-/* Sends a held op's ready request; on failure op is left to the caller. */
-int relay_client_send_held(struct relay_client *c, struct op *op) DX_MUST_CHECK;
 /* Verifies a user operation's answer (r is NULL when rc is not 0) and calls its callback. */
 void relay_client_op_finish(struct op *op, int rc, const Dx__RelayResponse *r);
 

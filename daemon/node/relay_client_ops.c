@@ -268,43 +268,9 @@ static void finish_roster(struct op *op, int rc, const Dx__RelayResponse *r)
 	free(items);
 }
 
-static void unlink_upload(struct relay_client *c, struct op *op)
-{
-	for (struct op **p = &c->uploads; *p != NULL; p = &(*p)->next_upload) {
-		if (*p == op) {
-			*p = op->next_upload;
-			return;
-		}
-	}
-}
-
-/* Answers a piece that waited for one that failed, and those behind it. */
-static void fail_held(struct relay_client *c, struct op *op, int rc)
-{
-	while (op != NULL) {
-		struct op *then = op->then;
-		unlink_upload(c, op);
-		op->cb.upload(op->arg, rc, 0);
-		relay_client_op_free(op);
-		op = then;
-	}
-}
-
-/* The stream's next piece goes out before this one's callback runs, so that
- * the relay stores it while the caller makes the one after ready. */
 static void finish_upload(struct op *op, int rc, const Dx__RelayResponse *r)
 {
-	struct relay_client *c = op->c;
-	struct op *then = op->then;
-	unlink_upload(c, op);
-	op->then = NULL;
-	int then_rc = rc != DX_OK ? rc : c->closing ? DX_ECLOSED : DX_OK;
-	if (then != NULL && then_rc == DX_OK &&
-	    (then_rc = relay_client_send_held(c, then)) == DX_OK) {
-		then = NULL;
-	}
 	op->cb.upload(op->arg, rc, rc == DX_OK ? r->total_size : 0);
-	fail_held(c, then, then_rc);
 }
 
 static void finish_download(struct op *op, int rc, const Dx__RelayResponse *r)
@@ -481,30 +447,13 @@ int relay_client_upload(struct relay_client *c, const uint8_t id[static RELAY_AT
 		return rc;
 	}
 	op->cb.upload = cb;
-	memcpy(op->stream, id, RELAY_ATTACHMENT_ID_LEN);
-	/* The stream's last piece on its way, if any: this one waits for it. */
-	struct op *before = NULL;
-	for (struct op *u = c->uploads; u != NULL && before == NULL; u = u->next_upload) {
-		if (u->then == NULL && memcmp(u->stream, id, RELAY_ATTACHMENT_ID_LEN) == 0) {
-			before = u;
-		}
-	}
-	op->held = before != NULL;
 	up.attachment_id = (ProtobufCBinaryData){ RELAY_ATTACHMENT_ID_LEN, (uint8_t *)id };
 	up.offset = offset;
 	up.data = (ProtobufCBinaryData){ len, (uint8_t *)data };
 	up.total_size = total_size;
 	body.op_case = DX__REQUEST_BODY__OP_UPLOAD;
 	body.upload = &up;
-	if ((rc = relay_client_op_queue(c, op, &body)) != DX_OK) {
-		return rc;
-	}
-	if (before != NULL) {
-		before->then = op;
-	}
-	op->next_upload = c->uploads;
-	c->uploads = op;
-	return DX_OK;
+	return relay_client_op_queue(c, op, &body);
 }
 
 int relay_client_download(struct relay_client *c, const uint8_t id[static RELAY_ATTACHMENT_ID_LEN],

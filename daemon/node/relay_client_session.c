@@ -144,12 +144,6 @@ void relay_client_session_finish(struct op *op, int rc, const Dx__RelayResponse 
 	c->stats.sessions++;
 }
 
-int relay_client_session_stale(const struct relay_client *c, const struct op *op)
-{
-	return op->mac && (!c->sess_ready ||
-			   sodium_memcmp(c->sess->id, op->session, RELAY_SESSION_ID_LEN) != 0);
-}
-
 void relay_client_session_lost(struct relay_client *c, const struct op *op)
 {
 	/* Only the session the request used is forgotten: a newer one may

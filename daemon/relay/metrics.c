@@ -203,6 +203,13 @@ void metrics_set_listeners_replaced(struct metrics *m, uint64_t n)
 	pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_set_pieces_waiting(struct metrics *m, uint64_t n)
+{
+	pthread_mutex_lock(&m->lock);
+	m->d.pieces_waiting = n;
+	pthread_mutex_unlock(&m->lock);
+}
+
 void metrics_count_accepted(struct metrics *m, uint64_t n, uint64_t now_ms)
 {
 	uint64_t sec = now_ms / 1000 + 1;
@@ -563,6 +570,10 @@ static void render_requests(struct sbuf *b, const struct metrics_snap *s)
 		   "Times the node-facing listener stopped accepting and was replaced.");
 	sbuf_printf(b, "divex_relay_listener_replacements_total %llu\n",
 		    (unsigned long long)s->listeners_replaced);
+	put_family(b, "upload_pieces_waiting", "gauge",
+		   "Attachment pieces that arrived before the piece they follow, waiting for it.");
+	sbuf_printf(b, "divex_relay_upload_pieces_waiting %llu\n",
+		    (unsigned long long)s->pieces_waiting);
 }
 
 static void render_commits(struct sbuf *b, const struct metrics_snap *s)

@@ -110,6 +110,9 @@ void metrics_count_accepted(struct metrics *m, uint64_t n, uint64_t now_ms);
 /* Sets how many times the node-facing listener was found not accepting and replaced. */
 void metrics_set_listeners_replaced(struct metrics *m, uint64_t n);
 
+/* Sets how many attachment pieces wait for the piece before them. */
+void metrics_set_pieces_waiting(struct metrics *m, uint64_t n);
+
 /*
  * Records one group commit of batch_size entries that took commit_seconds
  * in all, fsync_seconds of which were spent in fsync.

@@ -39,6 +39,16 @@
  * (relay_session.c). */
 #define RELAY_SESSIONS_PER_MEMBER 4
 #define RELAY_SESSION_LIFETIME_MS (60ull * 60 * 1000)
+/* An upload piece that arrives ahead of the bytes received (by at most
+ * RELAY_DATA_MAX) waits this long for the piece before it; at most this
+ * many wait at once, per State (a node uploads up to 8 streams at once,
+ * each with at most one piece ahead) and in all, which bounds the memory
+ * they hold to 64 requests (relay_attach.c). Its status while applied:
+ * RELAY_AHEAD, never sent. */
+#define RELAY_AHEAD_WAIT_MS 5000
+#define RELAY_AHEAD_PER_MEMBER 8
+#define RELAY_AHEAD_MAX 64
+#define RELAY_AHEAD 1
 
 struct relay_sessions;
 
@@ -99,6 +109,9 @@ struct relay_op {
 	 * whether the file is new (its directory is synced too). */
 	int attach_fd;
 	int attach_created;
+	/* Upload ahead of its stream: waiting since, in the relay's list. */
+	uint64_t ahead_since_ms;
+	struct relay_op *next_ahead;
 	/* Long-poll. */
 	uv_timer_t *timer;
 	struct relay_op *next_parked;
@@ -111,6 +124,8 @@ struct relay {
 	char home[512];
 	struct db *db;
 	int attach_dir; /* data_dir/attachments (relay_attach.c) */
+	struct relay_op *ahead; /* upload pieces waiting for the one before */
+	size_t n_ahead;
 	struct keys_signer *signer;
 	struct relay_identity id;
 	struct merkle log;
@@ -239,6 +254,16 @@ int relay_attach_open(struct relay *r) DX_MUST_CHECK;
 int relay_attach_recover(struct relay *r) DX_MUST_CHECK;
 void relay_attach_close(struct relay *r);
 int relay_attach_sync(struct relay *r, struct relay_op *head) DX_MUST_CHECK;
+/*
+ * After a batch: relay_attach_settle() takes an applied upload (before its
+ * reply): one RELAY_AHEAD is kept waiting (1 returned: not to be answered
+ * now) or refused; one that stored bytes sends the pieces waiting for its
+ * stream to the next batch; one refused answers them with DX_EINVAL.
+ * relay_attach_expire() answers those that waited too long (DX_EINVAL),
+ * or all of them (DX_ECLOSED) when the relay stops.
+ */
+int relay_attach_settle(struct relay *r, struct relay_op *op, int batch_rc);
+void relay_attach_expire(struct relay *r, uint64_t now_ms, int all);
 int relay_attach_upload(struct relay *r, struct relay_op *op) DX_MUST_CHECK;
 int relay_attach_download(struct relay *r, struct relay_op *op) DX_MUST_CHECK;
 

@@ -18,6 +18,13 @@
  * simply written over by the piece that comes again. Keeping the bytes out
  * of SQLite saves writing them twice (its WAL, then the database) and the
  * b-tree work of 512 KiB blobs (bench/RESULTS.md, attachments).
+ *
+ * A node keeps two pieces of a stream on their way, so that one crosses the
+ * network while the relay stores the other; nng may hand them to this loop
+ * in either order. A piece ahead of the bytes received by at most
+ * RELAY_DATA_MAX therefore waits (RELAY_AHEAD_WAIT_MS, a bounded number)
+ * for the piece before it, and is applied in the batch after the one that
+ * stored that piece (PROTOCOL.md 12.4).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -323,6 +330,10 @@ int relay_attach_upload(struct relay *r, struct relay_op *op)
 	if (u->offset < received) {
 		return same_piece(r, u, received);
 	}
+	if (u->offset > received && u->offset - received <= RELAY_DATA_MAX &&
+	    u->offset < u->total_size && u->data.len <= u->total_size - u->offset) {
+		return RELAY_AHEAD;
+	}
 	if (u->offset != received || u->data.len > u->total_size - received) {
 		return DX_EINVAL;
 	}
@@ -362,6 +373,109 @@ int relay_attach_upload(struct relay *r, struct relay_op *op)
 	sqlite3_reset(st);
 	op->resp.total_size = received + u->data.len;
 	return rc == SQLITE_DONE ? DX_OK : db_from_sqlite(rc);
+}
+
+static int same_stream(const struct relay_op *a, const uint8_t *id)
+{
+	return memcmp(a->req.body->upload->attachment_id.data, id, RELAY_ATTACHMENT_ID_LEN) == 0;
+}
+
+/* Whether one more piece may wait: within the bounds, per State and in all. */
+static int may_wait(const struct relay *r, const struct relay_op *op)
+{
+	size_t mine = 0;
+	if (r->n_ahead >= RELAY_AHEAD_MAX) {
+		return 0;
+	}
+	for (const struct relay_op *a = r->ahead; a != NULL; a = a->next_ahead) {
+		mine += strcmp(a->req.body->node, op->req.body->node) == 0;
+	}
+	return mine < RELAY_AHEAD_PER_MEMBER;
+}
+
+/* Takes the waiting pieces of a stream (id NULL: those that waited since
+ * before cutoff_ms) out of the list, in the order they came. */
+static struct relay_op *take_waiting(struct relay *r, const uint8_t *id, uint64_t cutoff_ms)
+{
+	struct relay_op *out = NULL, **tail = &out;
+	for (struct relay_op **p = &r->ahead; *p != NULL;) {
+		struct relay_op *a = *p;
+		if (id != NULL ? same_stream(a, id) : a->ahead_since_ms < cutoff_ms) {
+			*p = a->next_ahead;
+			r->n_ahead--;
+			a->next_ahead = NULL;
+			*tail = a;
+			tail = &a->next_ahead;
+		} else {
+			p = &a->next_ahead;
+		}
+	}
+	metrics_set_pieces_waiting(r->metrics, r->n_ahead);
+	return out;
+}
+
+static void answer_all(struct relay_op *list, int status)
+{
+	while (list != NULL) {
+		struct relay_op *a = list;
+		list = a->next_ahead;
+		a->status = status;
+		relay_op_reply(a);
+	}
+}
+
+int relay_attach_settle(struct relay *r, struct relay_op *op, int batch_rc)
+{
+	if (op->op != DX__REQUEST_BODY__OP_UPLOAD) {
+		return 0;
+	}
+	const uint8_t *id = op->req.body->upload->attachment_id.data;
+	if (op->status == RELAY_AHEAD) {
+		if (batch_rc == DX_OK && !r->stopping && may_wait(r, op)) {
+			if (op->ahead_since_ms == 0) {
+				op->ahead_since_ms = dx_now_ms();
+			}
+			struct relay_op **p = &r->ahead;
+			while (*p != NULL) {
+				p = &(*p)->next_ahead;
+			}
+			op->next_ahead = NULL;
+			*p = op;
+			r->n_ahead++;
+			metrics_set_pieces_waiting(r->metrics, r->n_ahead);
+			return 1;
+		}
+		op->status = r->stopping ? DX_ECLOSED : DX_EINVAL;
+		return 0;
+	}
+	struct relay_op *waiting = take_waiting(r, id, 0);
+	if (op->status != DX_OK || r->stopping) {
+		/* The piece they wait for was refused (it is the node's to send
+		 * again), or the relay stops before another batch. */
+		answer_all(waiting, r->stopping ? DX_ECLOSED : DX_EINVAL);
+		return 0;
+	}
+	/* Applied in the next batch, in the order they came (not flushed from
+	 * here: this runs while a batch is being answered). */
+	while (waiting != NULL) {
+		struct relay_op *a = waiting;
+		waiting = a->next_ahead;
+		a->next_ahead = NULL;
+		a->next_batch = NULL;
+		*r->batch_tail = a;
+		r->batch_tail = &a->next_batch;
+		r->batch_len++;
+	}
+	relay_batch_schedule(r);
+	return 0;
+}
+
+void relay_attach_expire(struct relay *r, uint64_t now_ms, int all)
+{
+	uint64_t cutoff = all			     ? UINT64_MAX
+			  : now_ms > RELAY_AHEAD_WAIT_MS ? now_ms - RELAY_AHEAD_WAIT_MS
+							 : 0;
+	answer_all(take_waiting(r, NULL, cutoff), all ? DX_ECLOSED : DX_EINVAL);
 }
 
 int relay_attach_download(struct relay *r, struct relay_op *op)

@@ -394,6 +394,9 @@ void relay_batch_flush_now(struct relay *r)
 				op->resp.receipt = &op->receipt;
 			}
 		}
+		if (relay_attach_settle(r, op, rc)) {
+			continue; /* a piece ahead of its stream, waiting */
+		}
 		const char *wake = NULL;
 		char recipient[4];
 		if (op->status == DX_OK && op->op == DX__REQUEST_BODY__OP_SUBMIT) {

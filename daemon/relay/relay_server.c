@@ -243,6 +243,7 @@ static void tick(uv_timer_t *t)
 	uint64_t now = dx_now_ms();
 	uint64_t keep = 2ull * r->cfg.limits.request_window_seconds * 1000;
 	replay_cache_expire(r->replay, now > keep ? now - keep : 0);
+	relay_attach_expire(r, now, 0);
 	relay_refresh_mailbox_metrics(r, now);
 	unsigned long replaced = bridge_listeners_replaced();
 	if (replaced != r->listeners_replaced) {
@@ -297,6 +298,7 @@ static void relay_stop(struct relay *r)
 			relay_unpark_reply(op);
 		}
 	}
+	relay_attach_expire(r, 0, 1);
 	uv_timer_stop(&r->tick);
 	uv_signal_stop(&r->sigterm);
 	uv_signal_stop(&r->sigint);

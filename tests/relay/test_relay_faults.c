@@ -632,6 +632,128 @@ static void test_metrics_parse(void **state)
 	free(status);
 }
 
+/* One upload from FRA on a connection of its own, for a thread. */
+struct piece_call {
+	const uint8_t *id, *data;
+	uint64_t off, total;
+	size_t n;
+	int want;
+	uint64_t received;
+	pthread_t t;
+};
+
+static void *piece_thread(void *arg)
+{
+	struct piece_call *p = arg;
+	struct tclient c;
+	rh_open_client(&c, H.fra);
+	Dx__RelayResponse *r = upload(&c, p->id, p->off, p->data, p->n, p->total, p->want);
+	p->received = r->total_size;
+	dx__relay_response__free_unpacked(r, NULL);
+	tclient_close(&c);
+	return NULL;
+}
+
+static long pieces_waiting(void)
+{
+	char *m = http_get("/metrics");
+	const char *name = "\ndivex_relay_upload_pieces_waiting ";
+	char *at = strstr(m, name);
+	assert_non_null(at);
+	long n = strtol(at + strlen(name), NULL, 10);
+	free(m);
+	return n;
+}
+
+static void wait_pieces_waiting(long n)
+{
+	for (int waited = 0; pieces_waiting() != n; waited += 10) {
+		if (waited > 30000) {
+			fail_msg("no %ld piece(s) waiting after 30 s", n);
+		}
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * A piece that arrives before the one it follows (two on their way at once,
+ * handed over by nng in either order) waits for it and is stored after it;
+ * one further ahead than a piece is refused at once; one whose predecessor
+ * is refused is answered at once; at most RELAY_AHEAD_PER_MEMBER wait per
+ * State, and a piece whose predecessor never comes is refused after
+ * RELAY_AHEAD_WAIT_MS.
+ */
+static void test_upload_ahead(void **state)
+{
+	(void)state;
+	const uint64_t size = 2 * RELAY_DATA_MAX + 10;
+	uint8_t *stream = malloc(size), ids[5][16];
+	randombytes_buf(stream, size);
+	randombytes_buf(ids, sizeof(ids));
+	struct tclient c;
+	rh_open_client(&c, H.fra);
+
+	struct piece_call second = { .id = ids[0], .data = stream + RELAY_DATA_MAX,
+				     .off = RELAY_DATA_MAX, .n = RELAY_DATA_MAX, .total = size,
+				     .want = DX_OK };
+	assert_int_equal(pthread_create(&second.t, NULL, piece_thread, &second), 0);
+	wait_pieces_waiting(1);
+	Dx__RelayResponse *r = upload(&c, ids[0], 0, stream, RELAY_DATA_MAX, size, DX_OK);
+	assert_int_equal(r->total_size, RELAY_DATA_MAX);
+	dx__relay_response__free_unpacked(r, NULL);
+	pthread_join(second.t, NULL);
+	assert_int_equal(second.received, 2 * RELAY_DATA_MAX);
+	r = upload(&c, ids[0], 2 * RELAY_DATA_MAX, stream + 2 * RELAY_DATA_MAX, 10, size, DX_OK);
+	assert_int_equal(r->total_size, size);
+	dx__relay_response__free_unpacked(r, NULL);
+	/* Stored in order, byte for byte: each piece resent matches. */
+	for (uint64_t off = 0; off < size; off += RELAY_DATA_MAX) {
+		size_t n = size - off < RELAY_DATA_MAX ? (size_t)(size - off) : RELAY_DATA_MAX;
+		r = upload(&c, ids[0], off, stream + off, n, size, DX_OK);
+		dx__relay_response__free_unpacked(r, NULL);
+	}
+
+	/* More than a piece ahead: refused without waiting. */
+	r = upload(&c, ids[1], RELAY_DATA_MAX + 1, stream, 10, size, DX_EINVAL);
+	dx__relay_response__free_unpacked(r, NULL);
+	assert_int_equal(pieces_waiting(), 0);
+
+	/* Waiting for a piece that is refused (over the quota): answered with it. */
+	struct piece_call orphan = { .id = ids[1], .data = stream, .off = RELAY_DATA_MAX,
+				     .n = 10, .total = size, .want = DX_EINVAL };
+	assert_int_equal(pthread_create(&orphan.t, NULL, piece_thread, &orphan), 0);
+	wait_pieces_waiting(1);
+	r = upload(&c, ids[1], 0, stream, RELAY_DATA_MAX, 1ull << 50, DX_EQUOTA);
+	dx__relay_response__free_unpacked(r, NULL);
+	assert_int_equal(pieces_waiting(), 0);
+	pthread_join(orphan.t, NULL);
+
+	/* RELAY_AHEAD_PER_MEMBER wait per State; one more is refused at once;
+	 * those waiting are refused when the pieces before them do not come. */
+	struct piece_call w[8];
+	for (int i = 0; i < 8; i++) {
+		w[i] = (struct piece_call){ .id = ids[2], .data = stream, .off = 100, .n = 10,
+					    .total = size, .want = DX_EINVAL };
+		w[i].id = malloc(16);
+		randombytes_buf((uint8_t *)w[i].id, 16);
+		assert_int_equal(pthread_create(&w[i].t, NULL, piece_thread, &w[i]), 0);
+		wait_pieces_waiting(i + 1);
+	}
+	r = upload(&c, ids[4], 100, stream, 10, size, DX_EINVAL);
+	dx__relay_response__free_unpacked(r, NULL);
+	assert_int_equal(pieces_waiting(), 8);
+	for (int i = 0; i < 8; i++) {
+		pthread_join(w[i].t, NULL);
+		free((uint8_t *)w[i].id);
+	}
+	/* This client resends after 5 s (a node after 60 s): the resent copy
+	 * may be the one answered, and the first copy leaves when it expires. */
+	wait_pieces_waiting(0);
+	tclient_close(&c);
+	free(stream);
+}
+
 /* `divex relay status` prints the same summary, as text and as JSON. */
 static void test_cli_relay_status(void **state)
 {
@@ -717,6 +839,7 @@ int main(void)
 		cmocka_unit_test(test_crash_keeps_receipts),
 		cmocka_unit_test(test_parked_polls_bounded),
 		cmocka_unit_test(test_metrics_parse),
+		cmocka_unit_test(test_upload_ahead),
 		cmocka_unit_test(test_cli_relay_status),
 		cmocka_unit_test(test_sighup_reloads_limits),
 	};
