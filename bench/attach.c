@@ -53,10 +53,11 @@ static void run_loop(struct xfer *x, int *flag)
 
 static void on_upload(void *arg, int rc, uint64_t received);
 
-/* Two pieces handed over at once, as node_outbox.c does (UPLOAD_AHEAD). */
+/* Two pieces on their way at once once the relay's count is known, one
+ * before, as node_outbox.c does (UPLOAD_AHEAD). */
 static void upload_next(struct xfer *x)
 {
-	while (x->flight < 2 && x->sent < x->total) {
+	while (x->flight < (x->moved > 0 ? 2u : 1u) && x->sent < x->total) {
 		size_t n = x->total - x->sent < PIECE ? (size_t)(x->total - x->sent) : PIECE;
 		/* Fresh bytes in every piece, as a real stream would have. */
 		memcpy(x->piece, &x->sent, sizeof(x->sent));
