@@ -426,10 +426,12 @@ static void answer_all(struct relay_op *list, int status)
 
 int relay_attach_settle(struct relay *r, struct relay_op *op, int batch_rc)
 {
-	if (op->op != DX__REQUEST_BODY__OP_UPLOAD) {
+	const Dx__UploadOp *u = op->op == DX__REQUEST_BODY__OP_UPLOAD ? op->req.body->upload : NULL;
+	/* A malformed upload (refused DX_EPARSE) names no stream. */
+	if (u == NULL || u->attachment_id.len != RELAY_ATTACHMENT_ID_LEN) {
 		return 0;
 	}
-	const uint8_t *id = op->req.body->upload->attachment_id.data;
+	const uint8_t *id = u->attachment_id.data;
 	if (op->status == RELAY_AHEAD) {
 		if (batch_rc == DX_OK && !r->stopping && may_wait(r, op)) {
 			if (op->ahead_since_ms == 0) {

@@ -724,6 +724,18 @@ static void test_upload_ahead(void **state)
 				     .n = 10, .total = size, .want = DX_EINVAL };
 	assert_int_equal(pthread_create(&orphan.t, NULL, piece_thread, &orphan), 0);
 	wait_pieces_waiting(1);
+	/* A malformed upload (a short id) while a piece waits: refused, and it
+	 * names no stream (nor is compared with the waiting one's). */
+	Dx__RequestBody b = DX__REQUEST_BODY__INIT;
+	Dx__UploadOp bad = DX__UPLOAD_OP__INIT;
+	bad.attachment_id = (ProtobufCBinaryData){ 3, (uint8_t *)"abc" };
+	bad.data = (ProtobufCBinaryData){ 10, stream };
+	bad.total_size = size;
+	b.op_case = DX__REQUEST_BODY__OP_UPLOAD;
+	b.upload = &bad;
+	r = rh_call(&c, &b, DX_EPARSE);
+	dx__relay_response__free_unpacked(r, NULL);
+
 	r = upload(&c, ids[1], 0, stream, RELAY_DATA_MAX, 1ull << 50, DX_EQUOTA);
 	dx__relay_response__free_unpacked(r, NULL);
 	assert_int_equal(pieces_waiting(), 0);
