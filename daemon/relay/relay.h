@@ -40,14 +40,13 @@
 #define RELAY_SESSIONS_PER_MEMBER 4
 #define RELAY_SESSION_LIFETIME_MS (60ull * 60 * 1000)
 /* An upload piece that arrives ahead of the bytes received (by at most
- * RELAY_DATA_MAX) waits this long for the piece before it; at most this
- * many wait at once, per State (a node uploads up to 8 streams at once,
- * each with at most one piece ahead) and in all, which bounds the memory
- * they hold to 64 requests (relay_attach.c). Its status while applied:
- * RELAY_AHEAD, never sent. */
+ * RELAY_DATA_MAX) waits this long for the piece before it. Each waiting
+ * piece holds one of the relay's contexts, like a parked poll, so at most
+ * a quarter of them wait at once, and at most this many per State (a node
+ * uploads up to 8 streams at once, each with at most one piece ahead)
+ * (relay_attach.c). Its status while applied: RELAY_AHEAD, never sent. */
 #define RELAY_AHEAD_WAIT_MS 5000
 #define RELAY_AHEAD_PER_MEMBER 8
-#define RELAY_AHEAD_MAX 64
 #define RELAY_AHEAD 1
 
 struct relay_sessions;

@@ -297,7 +297,7 @@ int relay_attach_upload(struct relay *r, struct relay_op *op)
 	uint64_t received = 0, used;
 	int rc, exists = 0;
 
-	if (u == NULL || u->attachment_id.len != 16 || u->data.len == 0 ||
+	if (u == NULL || u->attachment_id.len != RELAY_ATTACHMENT_ID_LEN || u->data.len == 0 ||
 	    u->data.len > RELAY_DATA_MAX || u->total_size == 0) {
 		return DX_EPARSE;
 	}
@@ -306,7 +306,7 @@ int relay_attach_upload(struct relay *r, struct relay_op *op)
 			  &st)) != DX_OK) {
 		return rc;
 	}
-	sqlite3_bind_blob(st, 1, u->attachment_id.data, 16, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 1, u->attachment_id.data, RELAY_ATTACHMENT_ID_LEN, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		exists = 1;
 		int mine = strcmp((const char *)sqlite3_column_text(st, 0), node) == 0;
@@ -343,7 +343,7 @@ int relay_attach_upload(struct relay *r, struct relay_op *op)
 				  &st)) != DX_OK) {
 			return rc;
 		}
-		sqlite3_bind_blob(st, 1, u->attachment_id.data, 16, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 1, u->attachment_id.data, RELAY_ATTACHMENT_ID_LEN, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, node, DX_STATE_LEN, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, (sqlite3_int64)u->total_size);
 		sqlite3_bind_int64(st, 4, (sqlite3_int64)dx_now_ms());
@@ -368,7 +368,7 @@ int relay_attach_upload(struct relay *r, struct relay_op *op)
 		return rc;
 	}
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)(received + u->data.len));
-	sqlite3_bind_blob(st, 2, u->attachment_id.data, 16, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, u->attachment_id.data, RELAY_ATTACHMENT_ID_LEN, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	op->resp.total_size = received + u->data.len;
@@ -380,11 +380,12 @@ static int same_stream(const struct relay_op *a, const uint8_t *id)
 	return memcmp(a->req.body->upload->attachment_id.data, id, RELAY_ATTACHMENT_ID_LEN) == 0;
 }
 
-/* Whether one more piece may wait: within the bounds, per State and in all. */
+/* Whether one more piece may wait: within the bounds, per State and in
+ * all (a quarter of the contexts, so that the rest keep serving). */
 static int may_wait(const struct relay *r, const struct relay_op *op)
 {
 	size_t mine = 0;
-	if (r->n_ahead >= RELAY_AHEAD_MAX) {
+	if (r->n_ahead >= r->cfg.limits.contexts / 4) {
 		return 0;
 	}
 	for (const struct relay_op *a = r->ahead; a != NULL; a = a->next_ahead) {
@@ -485,7 +486,7 @@ int relay_attach_download(struct relay *r, struct relay_op *op)
 	const Dx__DownloadOp *d = op->req.body->download;
 	sqlite3_stmt *st;
 	int rc;
-	if (d == NULL || d->attachment_id.len != 16 || d->envelope_digest.len != ENVELOPE_HASH_LEN) {
+	if (d == NULL || d->attachment_id.len != RELAY_ATTACHMENT_ID_LEN || d->envelope_digest.len != ENVELOPE_HASH_LEN) {
 		return DX_EPARSE;
 	}
 	/* Released only to the recipient of an envelope that names it. */
@@ -496,7 +497,7 @@ int relay_attach_download(struct relay *r, struct relay_op *op)
 		return rc;
 	}
 	sqlite3_bind_blob(st, 1, d->envelope_digest.data, ENVELOPE_HASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, d->attachment_id.data, 16, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, d->attachment_id.data, RELAY_ATTACHMENT_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, op->req.body->node, DX_STATE_LEN, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -507,7 +508,7 @@ int relay_attach_download(struct relay *r, struct relay_op *op)
 			  &st)) != DX_OK) {
 		return rc;
 	}
-	sqlite3_bind_blob(st, 1, d->attachment_id.data, 16, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 1, d->attachment_id.data, RELAY_ATTACHMENT_ID_LEN, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_reset(st);
 		return DX_ENOENT;

@@ -632,8 +632,9 @@ static void test_metrics_parse(void **state)
 	free(status);
 }
 
-/* One upload from FRA on a connection of its own, for a thread. */
+/* One upload (from FRA unless from is set) on a connection of its own, for a thread. */
 struct piece_call {
+	const struct keys *from;
 	const uint8_t *id, *data;
 	uint64_t off, total;
 	size_t n;
@@ -646,7 +647,7 @@ static void *piece_thread(void *arg)
 {
 	struct piece_call *p = arg;
 	struct tclient c;
-	rh_open_client(&c, H.fra);
+	rh_open_client(&c, p->from != NULL ? p->from : H.fra);
 	Dx__RelayResponse *r = upload(&c, p->id, p->off, p->data, p->n, p->total, p->want);
 	p->received = r->total_size;
 	dx__relay_response__free_unpacked(r, NULL);
@@ -681,8 +682,8 @@ static void wait_pieces_waiting(long n)
  * handed over by nng in either order) waits for it and is stored after it;
  * one further ahead than a piece is refused at once; one whose predecessor
  * is refused is answered at once; at most RELAY_AHEAD_PER_MEMBER wait per
- * State, and a piece whose predecessor never comes is refused after
- * RELAY_AHEAD_WAIT_MS.
+ * State and a quarter of the contexts in all, and a piece whose
+ * predecessor never comes is refused after RELAY_AHEAD_WAIT_MS.
  */
 static void test_upload_ahead(void **state)
 {
@@ -741,12 +742,14 @@ static void test_upload_ahead(void **state)
 	assert_int_equal(pieces_waiting(), 0);
 	pthread_join(orphan.t, NULL);
 
-	/* RELAY_AHEAD_PER_MEMBER wait per State; one more is refused at once;
-	 * those waiting are refused when the pieces before them do not come. */
-	struct piece_call w[8];
-	for (int i = 0; i < 8; i++) {
-		w[i] = (struct piece_call){ .id = ids[2], .data = stream, .off = 100, .n = 10,
-					    .total = size, .want = DX_EINVAL };
+	/* RELAY_AHEAD_PER_MEMBER (8) wait per State, FRA's and MEX's: a ninth
+	 * from FRA is refused at once, and so is BFA's first, the 16 waiting
+	 * being a quarter of the relay's 64 contexts; those waiting are refused
+	 * when the pieces before them do not come. */
+	struct piece_call w[16];
+	for (int i = 0; i < 16; i++) {
+		w[i] = (struct piece_call){ .from = i < 8 ? H.fra : H.mex, .data = stream,
+					    .off = 100, .n = 10, .total = size, .want = DX_EINVAL };
 		w[i].id = malloc(16);
 		randombytes_buf((uint8_t *)w[i].id, 16);
 		assert_int_equal(pthread_create(&w[i].t, NULL, piece_thread, &w[i]), 0);
@@ -754,8 +757,13 @@ static void test_upload_ahead(void **state)
 	}
 	r = upload(&c, ids[4], 100, stream, 10, size, DX_EINVAL);
 	dx__relay_response__free_unpacked(r, NULL);
-	assert_int_equal(pieces_waiting(), 8);
-	for (int i = 0; i < 8; i++) {
+	struct tclient cb;
+	rh_open_client(&cb, H.bfa);
+	r = upload(&cb, ids[3], 100, stream, 10, size, DX_EINVAL);
+	dx__relay_response__free_unpacked(r, NULL);
+	tclient_close(&cb);
+	assert_int_equal(pieces_waiting(), 16);
+	for (int i = 0; i < 16; i++) {
 		pthread_join(w[i].t, NULL);
 		free((uint8_t *)w[i].id);
 	}
