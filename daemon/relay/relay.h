@@ -221,8 +221,10 @@ int relay_mailbox_has_room(const struct relay *r, const struct relay_member *m, 
 /* A State's slot in relay.members. */
 size_t relay_state_slot(const char *state);
 
-/* relay_batch.c */
+/* relay_batch.c: relay_batch_add() joins op to the batch and flushes or
+ * schedules it; relay_batch_append() only joins it (the caller schedules). */
 void relay_batch_add(struct relay *r, struct relay_op *op);
+void relay_batch_append(struct relay *r, struct relay_op *op);
 void relay_batch_flush_now(struct relay *r);
 /* Commits the batch after this loop iteration's I/O, if it holds anything. */
 void relay_batch_schedule(struct relay *r);

@@ -464,10 +464,7 @@ int relay_attach_settle(struct relay *r, struct relay_op *op, int batch_rc)
 		struct relay_op *a = waiting;
 		waiting = a->next_ahead;
 		a->next_ahead = NULL;
-		a->next_batch = NULL;
-		*r->batch_tail = a;
-		r->batch_tail = &a->next_batch;
-		r->batch_len++;
+		relay_batch_append(r, a);
 	}
 	relay_batch_schedule(r);
 	return 0;

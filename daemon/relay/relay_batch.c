@@ -20,12 +20,17 @@ static void flush_cb(uv_timer_t *t)
 	relay_batch_flush_now(r);
 }
 
-void relay_batch_add(struct relay *r, struct relay_op *op)
+void relay_batch_append(struct relay *r, struct relay_op *op)
 {
 	op->next_batch = NULL;
 	*r->batch_tail = op;
 	r->batch_tail = &op->next_batch;
 	r->batch_len++;
+}
+
+void relay_batch_add(struct relay *r, struct relay_op *op)
+{
+	relay_batch_append(r, op);
 	if (r->batch_len >= r->cfg.limits.group_commit_max) {
 		relay_batch_flush_now(r);
 		return;
