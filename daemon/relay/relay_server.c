@@ -81,7 +81,9 @@ int relay_open(struct relay *r, const char *home, char *err, size_t errlen)
 		return rc;
 	}
 	if ((rc = relay_attach_open(r)) != DX_OK) {
-		snprintf(err, errlen, "cannot open the attachments directory in %s",
+		snprintf(err, errlen,
+			 "cannot create or open %s/attachments (check that the relay's user owns "
+			 "data_dir and the disk has room)",
 			 r->cfg.data_dir);
 		return rc;
 	}
