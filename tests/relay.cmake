@@ -12,6 +12,11 @@ if(TARGET divex-relay)
     LIBS divex_relay_testlib divex_seal TIMEOUT 300)
   add_dependencies(test_relay_faults divex-relay divex)
 endif()
+if(TARGET divex-relay)
+  divex_add_test(test_relay_retention SOURCES relay/test_relay_retention.c
+    LIBS divex_relay_testlib divex_seal TIMEOUT 120)
+  add_dependencies(test_relay_retention divex-relay)
+endif()
 
 divex_add_fuzzer(fuzz_relay_request ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_relay_request.c divex_core)
 

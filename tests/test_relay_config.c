@@ -33,6 +33,7 @@ static void assert_limits_default(const struct relay_limits *l)
 	assert_int_equal(l->mailbox_max_envelopes, 10000);
 	assert_int_equal(l->mailbox_max_bytes, GIB);
 	assert_int_equal(l->attachment_quota_bytes, 8 * GIB);
+	assert_int_equal(l->attachment_retention_seconds, 7 * 86400);
 	assert_int_equal(l->rate_per_second, 200);
 	assert_int_equal(l->rate_burst, 400);
 	assert_int_equal(l->request_window_seconds, 300);
@@ -91,6 +92,7 @@ static void test_full(void **state)
 						   "mailbox_max_envelopes = 500\n"
 						   "mailbox_max_bytes = 3GiB\n"
 						   "attachment_quota_bytes = 0\n"
+						   "attachment_retention_seconds = 86400\n"
 						   "rate_per_second = 10\n"
 						   "rate_burst = 20\n"
 						   "request_window_seconds = 60\n"
@@ -111,6 +113,7 @@ static void test_full(void **state)
 	assert_int_equal(c.limits.mailbox_max_envelopes, 500);
 	assert_int_equal(c.limits.mailbox_max_bytes, 3 * GIB);
 	assert_int_equal(c.limits.attachment_quota_bytes, 0);
+	assert_int_equal(c.limits.attachment_retention_seconds, 86400);
 	assert_int_equal(c.limits.rate_per_second, 10);
 	assert_int_equal(c.limits.rate_burst, 20);
 	assert_int_equal(c.limits.request_window_seconds, 60);

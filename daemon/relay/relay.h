@@ -123,6 +123,10 @@ struct relay {
 	char home[512];
 	struct db *db;
 	int attach_dir; /* data_dir/attachments (relay_attach.c) */
+	/* Attachment retention (relay_attach.c): when the next step is due,
+	 * and the rowid the pass has reached. */
+	uint64_t attach_release_ms;
+	int64_t attach_release_after;
 	struct relay_op *ahead; /* upload pieces waiting for the one before */
 	size_t n_ahead;
 	struct keys_signer *signer;
@@ -265,6 +269,14 @@ int relay_attach_sync(struct relay *r, struct relay_op *head) DX_MUST_CHECK;
  */
 int relay_attach_settle(struct relay *r, struct relay_op *op, int batch_rc);
 void relay_attach_expire(struct relay *r, uint64_t now_ms, int all);
+/*
+ * Retention (PROTOCOL.md 12.4), from the relay's tick: deletes streams
+ * created more than attachment_retention_seconds ago that no envelope
+ * waiting for its acknowledgement names. A pass reads at most 1,000
+ * streams per tick and deletes at most 64; a new pass starts once a
+ * minute.
+ */
+void relay_attach_release(struct relay *r, uint64_t now_ms);
 int relay_attach_upload(struct relay *r, struct relay_op *op) DX_MUST_CHECK;
 int relay_attach_download(struct relay *r, struct relay_op *op) DX_MUST_CHECK;
 

@@ -380,6 +380,17 @@ static int same_stream(const struct relay_op *a, const uint8_t *id)
 	return memcmp(a->req.body->upload->attachment_id.data, id, RELAY_ATTACHMENT_ID_LEN) == 0;
 }
 
+/* Whether a piece of the stream waits for the one before it. */
+static int stream_has_waiting(const struct relay *r, const uint8_t *id)
+{
+	for (const struct relay_op *a = r->ahead; a != NULL; a = a->next_ahead) {
+		if (same_stream(a, id)) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* Whether one more piece may wait: within the bounds, per State and in
  * all (a quarter of the contexts, so that the rest keep serving). */
 static int may_wait(const struct relay *r, const struct relay_op *op)
@@ -476,6 +487,120 @@ void relay_attach_expire(struct relay *r, uint64_t now_ms, int all)
 			  : now_ms > RELAY_AHEAD_WAIT_MS ? now_ms - RELAY_AHEAD_WAIT_MS
 							 : 0;
 	answer_all(take_waiting(r, NULL, cutoff), all ? DX_ECLOSED : DX_EINVAL);
+}
+
+/*
+ * Retention. A recipient's node downloads every attachment an envelope names
+ * before it acknowledges the envelope (node_inbox.c), so a stream no
+ * unacknowledged envelope names has been delivered to everyone it was sent
+ * to, or was never named (an abandoned upload). Such a stream is deleted
+ * once it is older than attachment_retention_seconds: the wait leaves room
+ * for envelopes of the same message still on their way to other
+ * recipients. Deleting its row frees the uploader's quota.
+ *
+ * The rows go in one commit, then the files: a crash in between leaves
+ * files no row names, which the next start removes (relay_attach_recover).
+ * The links between envelopes and streams stay, so that a download of a
+ * deleted stream is answered DX_ENOENT as for any stream the relay lacks.
+ */
+#define RELEASE_MAX 64
+#define RELEASE_SCAN 1000
+#define RELEASE_EVERY_MS 60000u
+
+void relay_attach_release(struct relay *r, uint64_t now_ms)
+{
+	uint64_t keep_ms = r->cfg.limits.attachment_retention_seconds * 1000;
+	uint8_t ids[RELEASE_MAX][RELAY_ATTACHMENT_ID_LEN];
+	uint64_t bytes = 0;
+	int64_t last = r->attach_release_after;
+	size_t n = 0, scanned = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (r->stopping || now_ms < r->attach_release_ms || now_ms < keep_ms) {
+		return;
+	}
+	/*
+	 * A pass reads the streams in rowid order, at most RELEASE_SCAN rows
+	 * per tick (a millisecond or two of the loop, whatever the number of
+	 * streams), and starts again once a minute, or twice per retention
+	 * period if that is shorter.
+	 */
+	if ((rc = db_stmt(r->db,
+			  "SELECT rowid, attachment_id, total_size, created_ms <= ? AND NOT EXISTS"
+			  " (SELECT 1 FROM envelope_attachments AS l JOIN envelopes AS e USING (digest)"
+			  " WHERE l.attachment_id = a.attachment_id AND e.acked_index IS NULL)"
+			  " FROM attachments AS a WHERE rowid > ? ORDER BY rowid LIMIT ?",
+			  &st)) != DX_OK) {
+		relay_logf(r, "attachment retention: cannot read the streams: %s", db_errmsg(r->db));
+		r->attach_release_ms = now_ms + RELEASE_EVERY_MS;
+		return;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)(now_ms - keep_ms));
+	sqlite3_bind_int64(st, 2, last);
+	sqlite3_bind_int(st, 3, RELEASE_SCAN);
+	while (n < RELEASE_MAX && sqlite3_step(st) == SQLITE_ROW) {
+		scanned++;
+		last = sqlite3_column_int64(st, 0);
+		if (!sqlite3_column_int(st, 3) ||
+		    sqlite3_column_bytes(st, 1) != RELAY_ATTACHMENT_ID_LEN) {
+			continue;
+		}
+		const uint8_t *id = sqlite3_column_blob(st, 1);
+		if (stream_has_waiting(r, id)) {
+			continue; /* a piece of it is being uploaded right now */
+		}
+		memcpy(ids[n++], id, RELAY_ATTACHMENT_ID_LEN);
+		bytes += (uint64_t)sqlite3_column_int64(st, 2);
+	}
+	sqlite3_reset(st);
+	if (n < RELEASE_MAX && scanned < RELEASE_SCAN) {
+		/* The pass is over. */
+		r->attach_release_after = 0;
+		r->attach_release_ms =
+			now_ms + (keep_ms / 2 < RELEASE_EVERY_MS ? keep_ms / 2 : RELEASE_EVERY_MS);
+	} else {
+		r->attach_release_after = last; /* on at the next tick */
+	}
+	if (n == 0) {
+		return;
+	}
+	rc = db_begin(r->db);
+	for (size_t i = 0; rc == DX_OK && i < n; i++) {
+		if ((rc = db_stmt(r->db, "DELETE FROM attachments WHERE attachment_id = ?", &st)) ==
+		    DX_OK) {
+			sqlite3_bind_blob(st, 1, ids[i], RELAY_ATTACHMENT_ID_LEN, SQLITE_STATIC);
+			rc = db_from_sqlite(sqlite3_step(st));
+			sqlite3_reset(st);
+		}
+	}
+	if (rc == DX_OK) {
+		rc = db_commit(r->db, NULL);
+	} else {
+		db_rollback(r->db);
+	}
+	if (rc != DX_OK) {
+		relay_logf(r, "attachment retention: deleting %zu stream(s) failed (%s); a new pass "
+			      "tries again in a minute. Check free space and relay.db",
+			   n, dx_strerror(rc));
+		r->attach_release_after = 0;
+		r->attach_release_ms = now_ms + RELEASE_EVERY_MS;
+		return;
+	}
+	size_t unlinked = 0;
+	for (size_t i = 0; i < n; i++) {
+		char name[ATTACH_NAME_LEN + 1];
+		attach_name(name, ids[i]);
+		if (unlinkat(r->attach_dir, name, 0) == 0 || errno == ENOENT) {
+			unlinked++;
+		}
+	}
+	relay_logf(r, "released %zu attachment stream(s), %llu bytes: older than %llu s, and no "
+		      "envelope naming them waits for its acknowledgement%s",
+		   n, (unsigned long long)bytes,
+		   (unsigned long long)r->cfg.limits.attachment_retention_seconds,
+		   unlinked == n ? "" : "; some files could not be removed now and are removed at "
+					"the next start");
 }
 
 int relay_attach_download(struct relay *r, struct relay_op *op)

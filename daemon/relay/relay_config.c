@@ -83,6 +83,10 @@ static const struct opt opts[] = {
 		"Bytes a State's mailbox may hold."),
 	NUM_OPT("attachment_quota_bytes", K_SIZE, attachment_quota_bytes, 0, 64 * TIB,
 		"Attachment bytes one sender may have stored at a time (0: no attachments)."),
+	NUM_OPT("attachment_retention_seconds", K_COUNT, attachment_retention_seconds, 1,
+		10ull * 366 * 86400,
+		"How long an attachment stream is kept at least; after that it is deleted once "
+		"no envelope naming it waits for its acknowledgement."),
 	NUM_OPT("rate_per_second", K_COUNT, rate_per_second, 1, 1000000,
 		"Requests per second one node may make, sustained."),
 	NUM_OPT("rate_burst", K_COUNT, rate_burst, 1, 10000000,
@@ -145,6 +149,7 @@ void relay_config_defaults(struct relay_config *cfg, const char *home)
 		.mailbox_max_envelopes = 10000,
 		.mailbox_max_bytes = GIB,
 		.attachment_quota_bytes = 8 * GIB,
+		.attachment_retention_seconds = 7 * 86400,
 		.rate_per_second = 200,
 		.rate_burst = 400,
 		.request_window_seconds = 300,

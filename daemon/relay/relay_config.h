@@ -52,6 +52,7 @@ struct relay_limits {
 	uint64_t mailbox_max_envelopes;
 	uint64_t mailbox_max_bytes;
 	uint64_t attachment_quota_bytes;
+	uint64_t attachment_retention_seconds;
 	uint64_t rate_per_second;
 	uint64_t rate_burst;
 	uint64_t request_window_seconds;

@@ -246,6 +246,7 @@ static void tick(uv_timer_t *t)
 	uint64_t keep = 2ull * r->cfg.limits.request_window_seconds * 1000;
 	replay_cache_expire(r->replay, now > keep ? now - keep : 0);
 	relay_attach_expire(r, now, 0);
+	relay_attach_release(r, now);
 	relay_refresh_mailbox_metrics(r, now);
 	unsigned long replaced = bridge_listeners_replaced();
 	if (replaced != r->listeners_replaced) {

@@ -119,7 +119,9 @@ static void check_relay(const struct relay_config *c)
 	    !in_range(l->mailbox_max_envelopes, 1, 10000000) ||
 	    !in_range(l->mailbox_max_bytes, 64 << 10, 1ull << 40) ||
 	    l->mailbox_max_bytes < l->max_message_bytes ||
-	    l->attachment_quota_bytes > 64ull << 40 || !in_range(l->rate_per_second, 1, 1000000) ||
+	    l->attachment_quota_bytes > 64ull << 40 ||
+	    !in_range(l->attachment_retention_seconds, 1, 10ull * 366 * 86400) ||
+	    !in_range(l->rate_per_second, 1, 1000000) ||
 	    !in_range(l->rate_burst, 1, 10000000) ||
 	    !in_range(l->request_window_seconds, 10, 3600) || l->longpoll_max_ms > 600000 ||
 	    !in_range(l->contexts, 1, 4096) || !in_range(l->group_commit_max, 1, 65536)) {

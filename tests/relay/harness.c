@@ -48,17 +48,26 @@ static void rh_enroll(const struct keys *k, const char *status)
 /* The relay listens on H.listen_port, by default 0; clients learn the port from its log. */
 static void rh_write_config(void)
 {
-	char path[1100], text[2048], listen[64];
+	char path[1100], text[2048], listen[64], extra[256] = "";
 	snprintf(listen, sizeof(listen), "%s://127.0.0.1:%d", H.use_tls ? "tls+tcp" : "tcp",
 		 H.listen_port);
 	snprintf(path, sizeof(path), "%s/relay.conf", H.home);
+	if (H.attachment_retention_s > 0) {
+		snprintf(extra, sizeof(extra), "attachment_retention_seconds = %u\n",
+			 H.attachment_retention_s);
+	}
+	if (H.attachment_quota > 0) {
+		size_t used = strlen(extra);
+		snprintf(extra + used, sizeof(extra) - used, "attachment_quota_bytes = %llu\n",
+			 H.attachment_quota);
+	}
 	snprintf(text, sizeof(text),
 		 "[relay]\nname = %s\nlisten = %s\nadmin_listen = 127.0.0.1:0\n"
 		 "%s"
 		 "[limits]\nmailbox_max_envelopes = %d\nrate_per_second = 10000\n"
-		 "rate_burst = 10000\n",
+		 "rate_burst = 10000\n%s",
 		 NAME, listen, H.use_tls ? "[tls]\ncert_file = tls-cert.pem\nkey_file = tls-key.pem\n" : "",
-		 H.mailbox_max > 0 ? H.mailbox_max : 40);
+		 H.mailbox_max > 0 ? H.mailbox_max : 40, extra);
 	unlink(path);
 	test_write_file(path, text, strlen(text));
 }

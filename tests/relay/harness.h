@@ -25,6 +25,10 @@ struct relay_harness {
 	int mailbox_max;
 	/* The port relay.conf asks for; 0 (any) unless a test restarts it in place. */
 	int listen_port;
+	/* [limits] attachment_retention_seconds and attachment_quota_bytes;
+	 * 0 leaves the relay's defaults. */
+	unsigned attachment_retention_s;
+	unsigned long long attachment_quota;
 };
 extern struct relay_harness H;
 
