@@ -88,6 +88,7 @@ static void test_counters(void **state)
 	metrics_set_log(m, 42, 40, T0 + 5000);
 	metrics_set_listeners_replaced(m, 2);
 	metrics_set_pieces_waiting(m, 3);
+	metrics_set_disk_free(m, 5000000000);
 
 	char *t = render(m, T0 + 65000, metrics_render_prometheus);
 	assert_int_equal(sample(t, "divex_relay_requests_total{op=\"submit\",outcome=\"ok\"}"), 3);
@@ -104,6 +105,7 @@ static void test_counters(void **state)
 	assert_int_equal(sample(t, "divex_relay_envelopes_accepted_total"), 3);
 	assert_int_equal(sample(t, "divex_relay_listener_replacements_total"), 2);
 	assert_int_equal(sample(t, "divex_relay_upload_pieces_waiting"), 3);
+	assert_int_equal(sample(t, "divex_relay_disk_free_bytes"), 5000000000);
 	assert_int_equal(sample(t, "divex_relay_log_leaves"), 42);
 	assert_int_equal(sample(t, "divex_relay_checkpoint_size"), 40);
 	assert_int_equal(sample(t, "divex_relay_checkpoint_age_seconds"), 60);

@@ -110,6 +110,7 @@ int metrics_new(const char *name, uint64_t start_ms, struct metrics **out)
 	}
 	snprintf(m->d.name, sizeof(m->d.name), "%s", name != NULL ? name : "");
 	m->d.start_ms = start_ms;
+	m->d.disk_free = -1;
 	*out = m;
 	return 0;
 }
@@ -207,6 +208,13 @@ void metrics_set_pieces_waiting(struct metrics *m, uint64_t n)
 {
 	pthread_mutex_lock(&m->lock);
 	m->d.pieces_waiting = n;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_disk_free(struct metrics *m, int64_t bytes)
+{
+	pthread_mutex_lock(&m->lock);
+	m->d.disk_free = bytes;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -574,6 +582,11 @@ static void render_requests(struct sbuf *b, const struct metrics_snap *s)
 		   "Attachment pieces that arrived before the piece they follow, waiting for it.");
 	sbuf_printf(b, "divex_relay_upload_pieces_waiting %llu\n",
 		    (unsigned long long)s->pieces_waiting);
+	if (s->disk_free >= 0) {
+		put_family(b, "disk_free_bytes", "gauge",
+			   "Bytes free for the relay on the file system of its data_dir.");
+		sbuf_printf(b, "divex_relay_disk_free_bytes %lld\n", (long long)s->disk_free);
+	}
 }
 
 static void render_commits(struct sbuf *b, const struct metrics_snap *s)

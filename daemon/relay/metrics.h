@@ -113,6 +113,9 @@ void metrics_set_listeners_replaced(struct metrics *m, uint64_t n);
 /* Sets how many attachment pieces wait for the piece before them. */
 void metrics_set_pieces_waiting(struct metrics *m, uint64_t n);
 
+/* Sets the bytes free for the relay on the file system of its data_dir (-1: unknown). */
+void metrics_set_disk_free(struct metrics *m, int64_t bytes);
+
 /*
  * Records one group commit of batch_size entries that took commit_seconds
  * in all, fsync_seconds of which were spent in fsync.

@@ -52,6 +52,7 @@ struct metrics_snap {
 	uint64_t accepted_total;
 	uint64_t listeners_replaced; /* tls+tcp listeners the watch replaced */
 	uint64_t pieces_waiting;     /* upload pieces ahead of their stream, waiting */
+	int64_t disk_free;           /* bytes free for the relay in data_dir; -1 unknown */
 	/* Accepted envelopes per second, for the second (number + 1) in stamp. */
 	uint64_t tp_count[METRICS_THROUGHPUT_SECONDS];
 	uint64_t tp_stamp[METRICS_THROUGHPUT_SECONDS];

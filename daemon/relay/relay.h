@@ -157,6 +157,7 @@ struct relay {
 	unsigned long listeners_replaced; /* as last logged */
 	unsigned long relisten_failures;  /* as last logged */
 	uv_signal_t sigterm, sigint, sighup;
+	int disk_low; /* data_dir's file system is under 5% free (as last logged) */
 	int stopping;
 	int exit_code;
 	/* The Merkle nodes most recently written or read (relay_store.c). */

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -239,6 +241,39 @@ static int healthy(void *ctx, char *why, size_t n)
 	return 1;
 }
 
+/*
+ * Free space where the relay keeps its store and attachments: a gauge for
+ * the operator's alerts, and a log line when it falls under 5% and when it
+ * is back above. A full disk loses nothing (writes are refused DX_ENOSPC
+ * and retried by the nodes), but it stops the mail.
+ */
+#define DISK_LOW_PERCENT 5
+
+static void watch_disk(struct relay *r)
+{
+	struct statvfs v;
+	if (statvfs(r->cfg.data_dir, &v) != 0 || v.f_blocks == 0) {
+		metrics_set_disk_free(r->metrics, -1);
+		return;
+	}
+	uint64_t free_bytes = (uint64_t)v.f_bavail * v.f_frsize;
+	metrics_set_disk_free(r->metrics, free_bytes > INT64_MAX ? INT64_MAX : (int64_t)free_bytes);
+	int low = (uint64_t)v.f_bavail * 100 < (uint64_t)v.f_blocks * DISK_LOW_PERCENT;
+	if (low == r->disk_low) {
+		return;
+	}
+	r->disk_low = low;
+	if (low) {
+		relay_logf(r, "warning: %llu MiB free in %s, under %d%%: once it is full the relay "
+			      "refuses new mail and uploads (DX_ENOSPC) until space is freed. Free "
+			      "space or grow the file system",
+			   (unsigned long long)(free_bytes >> 20), r->cfg.data_dir, DISK_LOW_PERCENT);
+	} else {
+		relay_logf(r, "free space in %s back above %d%% (%llu MiB)", r->cfg.data_dir,
+			   DISK_LOW_PERCENT, (unsigned long long)(free_bytes >> 20));
+	}
+}
+
 static void tick(uv_timer_t *t)
 {
 	struct relay *r = t->data;
@@ -247,6 +282,7 @@ static void tick(uv_timer_t *t)
 	replay_cache_expire(r->replay, now > keep ? now - keep : 0);
 	relay_attach_expire(r, now, 0);
 	relay_attach_release(r, now);
+	watch_disk(r);
 	relay_refresh_mailbox_metrics(r, now);
 	unsigned long replaced = bridge_listeners_replaced();
 	if (replaced != r->listeners_replaced) {
@@ -445,6 +481,7 @@ int relay_serve(struct relay *r)
 		   r->cfg.name, r->cfg.listen, port, admin_host, (unsigned)health_port(r->health),
 		   (unsigned long long)r->log.size);
 	relay_refresh_mailbox_metrics(r, dx_now_ms());
+	watch_disk(r);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = DX_OK;
 out:

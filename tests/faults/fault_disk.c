@@ -494,6 +494,8 @@ static void relay_cycle(int cycle)
 		json_decref(tnode_wait_outbox(&NET, fra, before[i].id, "receipted", TN_DELIVER_MS));
 	}
 	int refusals = proc_log_count(&NET.relay.proc, "DX_ENOSPC");
+	int lows = proc_log_count(&NET.relay.proc, "under 5%");
+	int highs = proc_log_count(&NET.relay.proc, "back above 5%");
 	long long filler = disk_fill(NET.relay.home, 0);
 	tnode_start(&NET, mex);
 	snprintf(tag, sizeof(tag), "during fill %d", cycle);
@@ -511,6 +513,11 @@ static void relay_cycle(int cycle)
 		TN_FAIL(&NET, "FRA's log does not say that the relay's disk is full");
 	}
 	assert_all_running("the relay's disk full");
+	/* The operator was warned before (here: as) the disk filled, and the
+	 * gauge the alert rules read says so. */
+	if (proc_wait_log(&NET.relay.proc, "under 5%", lows + 1, TN_DELIVER_MS) != 0) {
+		TN_FAIL(&NET, "the relay did not log that its disk is under 5%% free");
+	}
 	/* Nothing went through while the disk was full. */
 	json_t *inbox = tnode_inbox(&NET, mex);
 	json_t *it = NULL;
@@ -519,6 +526,9 @@ static void relay_cycle(int cycle)
 	}
 	json_decref(inbox);
 	disk_free(NET.relay.home);
+	if (proc_wait_log(&NET.relay.proc, "back above 5%", highs + 1, TN_DELIVER_MS) != 0) {
+		TN_FAIL(&NET, "the relay did not log that its free space is back above 5%%");
+	}
 	fprintf(stdout,
 		"disk: relay cycle %d: filler %lld bytes, %d refusals logged by the relay\n", cycle,
 		filler, proc_log_count(&NET.relay.proc, "DX_ENOSPC") - refusals);

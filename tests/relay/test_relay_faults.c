@@ -617,6 +617,10 @@ static void test_metrics_parse(void **state)
 	assert_non_null(body);
 	body += 4;
 	assert_non_null(strstr(body, "divex_relay_"));
+	/* The relay reads its disk's free space at start and every second. */
+	const char *free_line = strstr(body, "\ndivex_relay_disk_free_bytes ");
+	assert_non_null(free_line);
+	assert_true(strtoll(free_line + strlen("\ndivex_relay_disk_free_bytes "), NULL, 10) > 0);
 	const char *file = test_path(test_tmpdir(), "metrics.txt");
 	test_write_file(file, body, strlen(body));
 	if (system("command -v promtool >/dev/null 2>&1") != 0) {
