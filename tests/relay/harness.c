@@ -173,6 +173,20 @@ Dx__RelayResponse *rh_call(struct tclient *c, Dx__RequestBody *b, int want)
 	return r;
 }
 
+Dx__RelayResponse *rh_upload(struct tclient *c, const uint8_t id[16], uint64_t off,
+			     const uint8_t *data, size_t n, uint64_t total, int want)
+{
+	Dx__RequestBody b = DX__REQUEST_BODY__INIT;
+	Dx__UploadOp u = DX__UPLOAD_OP__INIT;
+	u.attachment_id = (ProtobufCBinaryData){ 16, (uint8_t *)id };
+	u.offset = off;
+	u.data = (ProtobufCBinaryData){ n, (uint8_t *)data };
+	u.total_size = total;
+	b.op_case = DX__REQUEST_BODY__OP_UPLOAD;
+	b.upload = &u;
+	return rh_call(c, &b, want);
+}
+
 Dx__RelayResponse *rh_submit(struct tclient *c, const uint8_t *env, size_t len, int want)
 {
 	Dx__RequestBody b = DX__REQUEST_BODY__INIT;

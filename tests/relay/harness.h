@@ -46,6 +46,9 @@ uint8_t *rh_seal_naming(const struct keys *from, const struct keys *to, const ch
 			struct envelope_info *info);
 Dx__RelayResponse *rh_call(struct tclient *c, Dx__RequestBody *b, int want);
 Dx__RelayResponse *rh_submit(struct tclient *c, const uint8_t *env, size_t len, int want);
+/* One attachment piece (PROTOCOL.md 12.4 upload), answered with status want. */
+Dx__RelayResponse *rh_upload(struct tclient *c, const uint8_t id[16], uint64_t off,
+			     const uint8_t *data, size_t n, uint64_t total, int want);
 void rh_check_accepted_receipt(const Dx__RelayResponse *r, const struct envelope_info *e);
 Dx__RelayResponse *rh_list(struct tclient *c, uint32_t wait_ms);
 Dx__RelayResponse *rh_fetch_or_ack(struct tclient *c, int ack, const uint8_t digest[32], int want,

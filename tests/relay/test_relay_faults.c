@@ -303,20 +303,6 @@ static void test_long_poll(void **state)
 	tclient_close(&cf);
 }
 
-static Dx__RelayResponse *upload(struct tclient *c, const uint8_t id[16], uint64_t off,
-				 const uint8_t *data, size_t n, uint64_t total, int want)
-{
-	Dx__RequestBody b = DX__REQUEST_BODY__INIT;
-	Dx__UploadOp u = DX__UPLOAD_OP__INIT;
-	u.attachment_id = (ProtobufCBinaryData){ 16, (uint8_t *)id };
-	u.offset = off;
-	u.data = (ProtobufCBinaryData){ n, (uint8_t *)data };
-	u.total_size = total;
-	b.op_case = DX__REQUEST_BODY__OP_UPLOAD;
-	b.upload = &u;
-	return rh_call(c, &b, want);
-}
-
 static Dx__RelayResponse *download(struct tclient *c, const uint8_t id[16], const uint8_t dg[32],
 				   uint64_t off, int want)
 {
@@ -382,14 +368,14 @@ static void test_attachment_pieces(void **state)
 	Dx__RelayResponse *r;
 	for (size_t off = 0; off < slen; off += RELAY_DATA_MAX) {
 		size_t n = slen - off < RELAY_DATA_MAX ? slen - off : RELAY_DATA_MAX;
-		r = upload(&cf, meta.id, off, stream + off, n, slen, DX_OK);
+		r = rh_upload(&cf, meta.id, off, stream + off, n, slen, DX_OK);
 		assert_int_equal(r->total_size, off + n);
 		dx__relay_response__free_unpacked(r, NULL);
 		if (off == 0) {
 			/* A resent piece is fine; a gap is not. */
-			r = upload(&cf, meta.id, 0, stream, n, slen, DX_OK);
+			r = rh_upload(&cf, meta.id, 0, stream, n, slen, DX_OK);
 			dx__relay_response__free_unpacked(r, NULL);
-			r = upload(&cf, meta.id, off + n + 1, stream, 10, slen, DX_EINVAL);
+			r = rh_upload(&cf, meta.id, off + n + 1, stream, 10, slen, DX_EINVAL);
 			dx__relay_response__free_unpacked(r, NULL);
 		}
 	}
@@ -446,7 +432,7 @@ static void test_attachment_files(void **state)
 	randombytes_buf(old, sizeof(old));
 	struct tclient cf;
 	rh_open_client(&cf, H.fra);
-	Dx__RelayResponse *r = upload(&cf, ids[0], 0, stream, RELAY_DATA_MAX, size, DX_OK);
+	Dx__RelayResponse *r = rh_upload(&cf, ids[0], 0, stream, RELAY_DATA_MAX, size, DX_OK);
 	dx__relay_response__free_unpacked(r, NULL);
 	tclient_close(&cf);
 	assert_int_equal(file_size(stream_file(ids[0])), RELAY_DATA_MAX);
@@ -517,15 +503,15 @@ static void test_attachment_files(void **state)
 
 	rh_open_client(&cf, H.fra);
 	/* The junk is not taken for the resend of a piece: it is written over. */
-	r = upload(&cf, ids[0], RELAY_DATA_MAX, stream + RELAY_DATA_MAX, RELAY_DATA_MAX, size,
+	r = rh_upload(&cf, ids[0], RELAY_DATA_MAX, stream + RELAY_DATA_MAX, RELAY_DATA_MAX, size,
 		   DX_OK);
 	assert_int_equal(r->total_size, 2 * RELAY_DATA_MAX);
 	dx__relay_response__free_unpacked(r, NULL);
-	r = upload(&cf, ids[0], 2 * RELAY_DATA_MAX, stream + 2 * RELAY_DATA_MAX, 777, size, DX_OK);
+	r = rh_upload(&cf, ids[0], 2 * RELAY_DATA_MAX, stream + 2 * RELAY_DATA_MAX, 777, size, DX_OK);
 	assert_int_equal(r->total_size, size);
 	dx__relay_response__free_unpacked(r, NULL);
 	/* A resent piece is compared with the file. */
-	r = upload(&cf, ids[0], RELAY_DATA_MAX, stream, RELAY_DATA_MAX, size, DX_EINVAL);
+	r = rh_upload(&cf, ids[0], RELAY_DATA_MAX, stream, RELAY_DATA_MAX, size, DX_EINVAL);
 	dx__relay_response__free_unpacked(r, NULL);
 
 	size_t elen;
@@ -652,7 +638,7 @@ static void *piece_thread(void *arg)
 	struct piece_call *p = arg;
 	struct tclient c;
 	rh_open_client(&c, p->from != NULL ? p->from : H.fra);
-	Dx__RelayResponse *r = upload(&c, p->id, p->off, p->data, p->n, p->total, p->want);
+	Dx__RelayResponse *r = rh_upload(&c, p->id, p->off, p->data, p->n, p->total, p->want);
 	p->received = r->total_size;
 	dx__relay_response__free_unpacked(r, NULL);
 	tclient_close(&c);
@@ -704,23 +690,23 @@ static void test_upload_ahead(void **state)
 				     .want = DX_OK };
 	assert_int_equal(pthread_create(&second.t, NULL, piece_thread, &second), 0);
 	wait_pieces_waiting(1);
-	Dx__RelayResponse *r = upload(&c, ids[0], 0, stream, RELAY_DATA_MAX, size, DX_OK);
+	Dx__RelayResponse *r = rh_upload(&c, ids[0], 0, stream, RELAY_DATA_MAX, size, DX_OK);
 	assert_int_equal(r->total_size, RELAY_DATA_MAX);
 	dx__relay_response__free_unpacked(r, NULL);
 	pthread_join(second.t, NULL);
 	assert_int_equal(second.received, 2 * RELAY_DATA_MAX);
-	r = upload(&c, ids[0], 2 * RELAY_DATA_MAX, stream + 2 * RELAY_DATA_MAX, 10, size, DX_OK);
+	r = rh_upload(&c, ids[0], 2 * RELAY_DATA_MAX, stream + 2 * RELAY_DATA_MAX, 10, size, DX_OK);
 	assert_int_equal(r->total_size, size);
 	dx__relay_response__free_unpacked(r, NULL);
 	/* Stored in order, byte for byte: each piece resent matches. */
 	for (uint64_t off = 0; off < size; off += RELAY_DATA_MAX) {
 		size_t n = size - off < RELAY_DATA_MAX ? (size_t)(size - off) : RELAY_DATA_MAX;
-		r = upload(&c, ids[0], off, stream + off, n, size, DX_OK);
+		r = rh_upload(&c, ids[0], off, stream + off, n, size, DX_OK);
 		dx__relay_response__free_unpacked(r, NULL);
 	}
 
 	/* More than a piece ahead: refused without waiting. */
-	r = upload(&c, ids[1], RELAY_DATA_MAX + 1, stream, 10, size, DX_EINVAL);
+	r = rh_upload(&c, ids[1], RELAY_DATA_MAX + 1, stream, 10, size, DX_EINVAL);
 	dx__relay_response__free_unpacked(r, NULL);
 	assert_int_equal(pieces_waiting(), 0);
 
@@ -741,7 +727,7 @@ static void test_upload_ahead(void **state)
 	r = rh_call(&c, &b, DX_EPARSE);
 	dx__relay_response__free_unpacked(r, NULL);
 
-	r = upload(&c, ids[1], 0, stream, RELAY_DATA_MAX, 1ull << 50, DX_EQUOTA);
+	r = rh_upload(&c, ids[1], 0, stream, RELAY_DATA_MAX, 1ull << 50, DX_EQUOTA);
 	dx__relay_response__free_unpacked(r, NULL);
 	assert_int_equal(pieces_waiting(), 0);
 	pthread_join(orphan.t, NULL);
@@ -759,11 +745,11 @@ static void test_upload_ahead(void **state)
 		assert_int_equal(pthread_create(&w[i].t, NULL, piece_thread, &w[i]), 0);
 		wait_pieces_waiting(i + 1);
 	}
-	r = upload(&c, ids[4], 100, stream, 10, size, DX_EINVAL);
+	r = rh_upload(&c, ids[4], 100, stream, 10, size, DX_EINVAL);
 	dx__relay_response__free_unpacked(r, NULL);
 	struct tclient cb;
 	rh_open_client(&cb, H.bfa);
-	r = upload(&cb, ids[3], 100, stream, 10, size, DX_EINVAL);
+	r = rh_upload(&cb, ids[3], 100, stream, 10, size, DX_EINVAL);
 	dx__relay_response__free_unpacked(r, NULL);
 	tclient_close(&cb);
 	assert_int_equal(pieces_waiting(), 16);

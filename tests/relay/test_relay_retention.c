@@ -20,27 +20,13 @@
 #define QUOTA (1024 * 1024)
 #define WAIT_MS 20000
 
-static Dx__RelayResponse *upload(struct tclient *c, const uint8_t id[16], uint64_t off,
-				 const uint8_t *data, size_t n, uint64_t total, int want)
-{
-	Dx__RequestBody b = DX__REQUEST_BODY__INIT;
-	Dx__UploadOp u = DX__UPLOAD_OP__INIT;
-	u.attachment_id = (ProtobufCBinaryData){ 16, (uint8_t *)id };
-	u.offset = off;
-	u.data = (ProtobufCBinaryData){ n, (uint8_t *)data };
-	u.total_size = total;
-	b.op_case = DX__REQUEST_BODY__OP_UPLOAD;
-	b.upload = &u;
-	return rh_call(c, &b, want);
-}
-
 /* A whole stream of `size` random bytes, in one piece. */
 static void upload_stream(struct tclient *c, const uint8_t id[16], size_t size)
 {
 	uint8_t *data = malloc(size);
 	assert_non_null(data);
 	randombytes_buf(data, size);
-	Dx__RelayResponse *r = upload(c, id, 0, data, size, size, DX_OK);
+	Dx__RelayResponse *r = rh_upload(c, id, 0, data, size, size, DX_OK);
 	assert_int_equal(r->total_size, size);
 	dx__relay_response__free_unpacked(r, NULL);
 	free(data);
@@ -154,13 +140,13 @@ static void test_release_frees_quota(void **state)
 	upload_stream(&cf, first, size);
 	/* 700 KiB held (and 10,000 bytes from the test before): 700 KiB more
 	 * would pass the 1 MiB quota. */
-	Dx__RelayResponse *r = upload(&cf, second, 0, data, 1000, size, DX_EQUOTA);
+	Dx__RelayResponse *r = rh_upload(&cf, second, 0, data, 1000, size, DX_EQUOTA);
 	dx__relay_response__free_unpacked(r, NULL);
 	r = rh_fetch_or_ack(&cm, 1, to_mex.digest, DX_OK, &raw, &raw_len);
 	dx__relay_response__free_unpacked(r, NULL);
 	free(raw);
 	wait_gone(first);
-	r = upload(&cf, second, 0, data, size, size, DX_OK);
+	r = rh_upload(&cf, second, 0, data, size, size, DX_OK);
 	dx__relay_response__free_unpacked(r, NULL);
 	assert_true(stream_file_exists(second));
 	free(data);
@@ -191,7 +177,7 @@ static void test_release_pass_goes_on(void **state)
 		free(env);
 	}
 	for (size_t i = 0; i < ENVELOPES * PER; i++) {
-		dx__relay_response__free_unpacked(upload(&cf, ids[i], 0, &one, 1, 1, DX_OK), NULL);
+		dx__relay_response__free_unpacked(rh_upload(&cf, ids[i], 0, &one, 1, 1, DX_OK), NULL);
 	}
 	randombytes_buf(last, sizeof(last));
 	upload_stream(&cf, last, 1);
