@@ -33,17 +33,6 @@ static const char *base_name(const char *path)
 	return slash != NULL ? slash + 1 : path;
 }
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		return dx_from_errno(errno);
-	}
-	int rc = fsync(fd) == 0 ? DX_OK : dx_from_errno(errno);
-	close(fd);
-	return rc;
-}
-
 int cli_write_all(int fd, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
@@ -173,7 +162,7 @@ int cli_attach_save(struct cli *c, const char *dir, const char *name, size_t ind
 	rc = link_unique(tmp, dir, safe, saved, saved_size);
 	unlink(tmp);
 	if (rc == DX_OK) {
-		rc = fsync_dir(dir);
+		rc = dx_fsync_dir(dir);
 	}
 	if (rc != DX_OK) {
 		return cli_error(c, rc, "attachment %zu: saving %s in %s", index, safe, dir);
@@ -256,12 +245,12 @@ int cli_opened_record(const char *path, const uint8_t id[static 16])
 	/* The first record creates the file: make its directory entry durable. */
 	size_t dlen = (size_t)(base_name(path) - path);
 	if (dlen == 0) {
-		return fsync_dir(".");
+		return dx_fsync_dir(".");
 	}
 	if (dlen >= sizeof(dir)) {
 		return DX_EINVAL;
 	}
 	memcpy(dir, path, dlen);
 	dir[dlen] = '\0';
-	return fsync_dir(dir);
+	return dx_fsync_dir(dir);
 }

@@ -178,6 +178,17 @@ int dx_read_private_file(const char *path, size_t cap, uint8_t **out, size_t *le
 	return rc;
 }
 
+int dx_fsync_dir(const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		return dx_from_errno(errno);
+	}
+	int rc = fsync(dfd) == 0 ? DX_OK : dx_from_errno(errno);
+	close(dfd);
+	return rc;
+}
+
 static int fsync_dir_of(const char *path)
 {
 	char tmp[PATH_MAX];
@@ -185,13 +196,7 @@ static int fsync_dir_of(const char *path)
 		return DX_EINVAL;
 	}
 	strcpy(tmp, path);
-	int dfd = open(dirname(tmp), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		return dx_from_errno(errno);
-	}
-	int rc = fsync(dfd) == 0 ? DX_OK : dx_from_errno(errno);
-	close(dfd);
-	return rc;
+	return dx_fsync_dir(dirname(tmp));
 }
 
 int dx_write_file_atomic(const char *path, const uint8_t *data, size_t len, unsigned mode,

@@ -57,6 +57,9 @@ int dx_read_private_file(const char *path, size_t cap, uint8_t **out, size_t *le
 int dx_write_file_atomic(const char *path, const uint8_t *data, size_t len, unsigned mode,
 			 int replace) DX_MUST_CHECK;
 
+/* fsync(2) of a directory, so that the names it holds are durable. */
+int dx_fsync_dir(const char *dir) DX_MUST_CHECK;
+
 /* Creates a directory (mode 0700) and its parents if missing. */
 int dx_mkdir_p(const char *path) DX_MUST_CHECK;
 

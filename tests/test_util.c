@@ -1,7 +1,8 @@
 /*
  * test_util.c: the text escaping that stands between another State's words
  * and an officer's terminal, and the positioned file I/O the relay and the
- * node keep attachment streams with (common/util.c).
+ * node keep attachment streams with, and the directory sync behind every
+ * new file's name (common/util.c).
  */
 #include <fcntl.h>
 #include <string.h>
@@ -80,11 +81,23 @@ static void test_positioned_io(void **state)
 	close(fd);
 }
 
+/* A directory is synced; a missing one, or a file, is an error, not a crash. */
+static void test_fsync_dir(void **state)
+{
+	(void)state;
+	assert_dx_ok(dx_fsync_dir(test_tmpdir()));
+	assert_int_equal(dx_fsync_dir(test_path(test_tmpdir(), "no-such-dir")), DX_ENOENT);
+	const char *file = test_path(test_tmpdir(), "a-file");
+	test_write_file(file, "x", 1);
+	assert_true(dx_fsync_dir(file) != DX_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escape_text),
 		cmocka_unit_test(test_positioned_io),
+		cmocka_unit_test(test_fsync_dir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,17 +46,6 @@ static void attach_name(char out[static ATTACH_NAME_LEN + 1], const uint8_t *id)
 	dx_hex(out, id, RELAY_ATTACHMENT_ID_LEN);
 }
 
-static int fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		return DX_EIO;
-	}
-	int rc = fsync(fd) == 0 ? DX_OK : DX_EIO;
-	close(fd);
-	return rc;
-}
-
 int relay_attach_open(struct relay *r)
 {
 	char path[600];
@@ -67,7 +56,7 @@ int relay_attach_open(struct relay *r)
 	}
 	if (mkdir(path, 0700) == 0) {
 		/* The directory's own entry is durable before a file is put in it. */
-		if ((rc = fsync_dir(r->cfg.data_dir)) != DX_OK) {
+		if ((rc = dx_fsync_dir(r->cfg.data_dir)) != DX_OK) {
 			return rc;
 		}
 	} else if (errno != EEXIST) {
