@@ -273,9 +273,8 @@ void relay_attach_expire(struct relay *r, uint64_t now_ms, int all);
 /*
  * Retention (PROTOCOL.md 12.4), from the relay's tick: deletes streams
  * created more than attachment_retention_seconds ago that no envelope
- * waiting for its acknowledgement names. A pass reads at most 1,000
- * streams per tick and deletes at most 64; a new pass starts once a
- * minute.
+ * waiting for its acknowledgement names. A pass reads at most 500 streams
+ * per tick and deletes at most 64; a new pass starts once a minute.
  */
 void relay_attach_release(struct relay *r, uint64_t now_ms);
 int relay_attach_upload(struct relay *r, struct relay_op *op) DX_MUST_CHECK;

@@ -155,7 +155,7 @@ static void test_release_frees_quota(void **state)
 }
 
 /*
- * A pass reads at most 1,000 streams per tick and goes on from where it
+ * A pass reads at most 500 streams per tick and goes on from where it
  * stopped: a stream behind more than that many kept ones is still reached.
  */
 static void test_release_pass_goes_on(void **state)
