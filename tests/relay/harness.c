@@ -173,6 +173,13 @@ Dx__RelayResponse *rh_call(struct tclient *c, Dx__RequestBody *b, int want)
 	return r;
 }
 
+const char *rh_stream_file(const uint8_t id[16])
+{
+	char name[40];
+	dx_hex(name, id, 16);
+	return test_path(test_path(H.home, "attachments"), name);
+}
+
 Dx__RelayResponse *rh_upload(struct tclient *c, const uint8_t id[16], uint64_t off,
 			     const uint8_t *data, size_t n, uint64_t total, int want)
 {

@@ -46,6 +46,8 @@ uint8_t *rh_seal_naming(const struct keys *from, const struct keys *to, const ch
 			struct envelope_info *info);
 Dx__RelayResponse *rh_call(struct tclient *c, Dx__RequestBody *b, int want);
 Dx__RelayResponse *rh_submit(struct tclient *c, const uint8_t *env, size_t len, int want);
+/* The relay's file of an attachment stream (attachments/<hex id> in its home). */
+const char *rh_stream_file(const uint8_t id[16]);
 /* One attachment piece (PROTOCOL.md 12.4 upload), answered with status want. */
 Dx__RelayResponse *rh_upload(struct tclient *c, const uint8_t id[16], uint64_t off,
 			     const uint8_t *data, size_t n, uint64_t total, int want);

@@ -334,13 +334,6 @@ static void download_same(struct tclient *c, const uint8_t id[16], const uint8_t
 	free(got);
 }
 
-static const char *stream_file(const uint8_t id[16])
-{
-	char name[40];
-	dx_hex(name, id, 16);
-	return test_path(test_path(H.home, "attachments"), name);
-}
-
 /* An attachment goes up once in pieces and comes down only to its recipient. */
 static void test_attachment_pieces(void **state)
 {
@@ -391,8 +384,8 @@ static void test_attachment_pieces(void **state)
 	dx__relay_response__free_unpacked(r, NULL);
 	download_same(&cm, meta.id, e.digest, stream, slen);
 	/* The relay's file holds the stream, never the plaintext. */
-	assert_true(file_contains(stream_file(meta.id), stream, 4096));
-	assert_false(file_contains(stream_file(meta.id), CANARY, strlen(CANARY)));
+	assert_true(file_contains(rh_stream_file(meta.id), stream, 4096));
+	assert_false(file_contains(rh_stream_file(meta.id), CANARY, strlen(CANARY)));
 	free(env);
 	free(stream);
 	free(plain);
@@ -435,18 +428,18 @@ static void test_attachment_files(void **state)
 	Dx__RelayResponse *r = rh_upload(&cf, ids[0], 0, stream, RELAY_DATA_MAX, size, DX_OK);
 	dx__relay_response__free_unpacked(r, NULL);
 	tclient_close(&cf);
-	assert_int_equal(file_size(stream_file(ids[0])), RELAY_DATA_MAX);
+	assert_int_equal(file_size(rh_stream_file(ids[0])), RELAY_DATA_MAX);
 
 	assert_true(proc_stop(&H.relay, SIGKILL, 5000) == 128 + SIGKILL);
 	/* What a batch wrote and never committed: longer than the rest. */
 	uint8_t *junk = malloc(2 * RELAY_DATA_MAX);
 	memset(junk, 0xa5, 2 * RELAY_DATA_MAX);
-	FILE *f = fopen(stream_file(ids[0]), "ab");
+	FILE *f = fopen(rh_stream_file(ids[0]), "ab");
 	assert_non_null(f);
 	assert_int_equal(fwrite(junk, 1, 2 * RELAY_DATA_MAX, f), 2 * RELAY_DATA_MAX);
 	fclose(f);
 	free(junk);
-	test_write_file(stream_file(ids[1]), "orphan", 6);
+	test_write_file(rh_stream_file(ids[1]), "orphan", 6);
 	const char *other = test_path(test_path(H.home, "attachments"), "NOTES");
 	test_write_file(other, "kept", 4);
 	/* A stream in the earlier layout: its pieces in a table. */
@@ -485,9 +478,9 @@ static void test_attachment_files(void **state)
 	/* Said in the log an operator reads. */
 	assert_true(file_contains(H.relay_log, "moved 1 attachment stream", 25));
 	assert_true(file_contains(H.relay_log, "removed 1 file(s)", 17));
-	assert_int_equal(file_size(stream_file(ids[1])), -1);
+	assert_int_equal(file_size(rh_stream_file(ids[1])), -1);
 	assert_int_equal(file_size(other), 4);
-	assert_int_equal(file_size(stream_file(ids[2])), (long)old_size);
+	assert_int_equal(file_size(rh_stream_file(ids[2])), (long)old_size);
 	assert_int_equal(
 		sqlite3_open_v2(test_path(H.home, "relay.db"), &db, SQLITE_OPEN_READONLY, NULL),
 		SQLITE_OK);
@@ -528,7 +521,7 @@ static void test_attachment_files(void **state)
 	r = download(&cm, ids[1], e.digest, 0, DX_ENOENT);
 	dx__relay_response__free_unpacked(r, NULL);
 	/* A file cut short behind the relay's back: refused, and said in the log. */
-	assert_int_equal(truncate(stream_file(ids[2]), 500), 0);
+	assert_int_equal(truncate(rh_stream_file(ids[2]), 500), 0);
 	r = download(&cm, ids[2], e.digest, 400, DX_EINTERNAL);
 	dx__relay_response__free_unpacked(r, NULL);
 	assert_true(file_contains(H.relay_log, "is missing or shorter than the 1000 bytes", 41));

@@ -45,9 +45,7 @@ static void download(struct tclient *c, const uint8_t id[16], const uint8_t dige
 
 static int stream_file_exists(const uint8_t id[16])
 {
-	char name[40];
-	dx_hex(name, id, 16);
-	return access(test_path(test_path(H.home, "attachments"), name), F_OK) == 0;
+	return access(rh_stream_file(id), F_OK) == 0;
 }
 
 /* Sends an envelope from FRA to `to` that names the stream. The tests send
