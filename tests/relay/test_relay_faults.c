@@ -615,6 +615,75 @@ static void test_metrics_parse(void **state)
 	free(status);
 }
 
+/* One State's sample of a per-State gauge; -1 when the line is missing. */
+static double state_gauge(const char *name, const char *st)
+{
+	char want[160];
+	snprintf(want, sizeof(want), "\ndivex_relay_%s{state=\"%s\"} ", name, st);
+	char *m = http_get("/metrics");
+	char *at = strstr(m, want);
+	double v = at != NULL ? strtod(at + strlen(want), NULL) : -1;
+	free(m);
+	return v;
+}
+
+/* Waits (20 s at most) for a per-State gauge to reach at least min and at most max. */
+static double wait_gauge(const char *name, const char *st, double min, double max)
+{
+	double v;
+	for (int waited = 0; (v = state_gauge(name, st)) < min || v > max; waited += 20) {
+		if (waited > 20000) {
+			fail_msg("divex_relay_%s{state=\"%s\"} is %g after 20 s, want %g to %g",
+				 name, st, v, min, max);
+		}
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return v;
+}
+
+/*
+ * The mailbox gauges of a running relay follow its mail: count and bytes as
+ * envelopes are accepted and acknowledged, and the age of the oldest one
+ * waiting (read from the mailbox index, not from the envelopes).
+ */
+static void test_mailbox_gauges(void **state)
+{
+	(void)state;
+	struct tclient cf, cb;
+	struct envelope_info e[2];
+	size_t len[2];
+	rh_open_client(&cf, H.fra);
+	rh_open_client(&cb, H.bfa);
+	double n0 = wait_gauge("mailbox_envelopes", "BFA", 0, 1e9);
+	double b0 = state_gauge("mailbox_bytes", "BFA");
+	assert_true(b0 >= 0);
+	for (int i = 0; i < 2; i++) {
+		uint8_t *env = rh_seal_for(H.fra, H.bfa, "gauge", &len[i], &e[i]);
+		dx__relay_response__free_unpacked(rh_submit(&cf, env, len[i], DX_OK), NULL);
+		free(env);
+	}
+	wait_gauge("mailbox_envelopes", "BFA", n0 + 2, n0 + 2);
+	double bytes = b0 + (double)len[0] + (double)len[1];
+	wait_gauge("mailbox_bytes", "BFA", bytes, bytes);
+	/* The age grows from the first one's arrival. */
+	wait_gauge("mailbox_oldest_age_seconds", "BFA", 0.5, 3600);
+	for (int i = 0; i < 2; i++) {
+		uint8_t *raw = NULL;
+		size_t raw_len;
+		dx__relay_response__free_unpacked(
+			rh_fetch_or_ack(&cb, 1, e[i].digest, DX_OK, &raw, &raw_len), NULL);
+		free(raw);
+	}
+	wait_gauge("mailbox_envelopes", "BFA", n0, n0);
+	wait_gauge("mailbox_bytes", "BFA", b0, b0);
+	if (n0 == 0) {
+		wait_gauge("mailbox_oldest_age_seconds", "BFA", 0, 0);
+	}
+	tclient_close(&cf);
+	tclient_close(&cb);
+}
+
 /* One upload (from FRA unless from is set) on a connection of its own, for a thread. */
 struct piece_call {
 	const struct keys *from;
@@ -842,6 +911,7 @@ int main(void)
 		cmocka_unit_test(test_crash_keeps_receipts),
 		cmocka_unit_test(test_parked_polls_bounded),
 		cmocka_unit_test(test_metrics_parse),
+		cmocka_unit_test(test_mailbox_gauges),
 		cmocka_unit_test(test_upload_ahead),
 		cmocka_unit_test(test_cli_relay_status),
 		cmocka_unit_test(test_sighup_reloads_limits),
