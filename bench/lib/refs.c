@@ -31,6 +31,9 @@
 #define MSG_MAX (2 * 1024 * 1024)
 #define SERVER_CONTEXTS 256
 #define VERIFY_MSG_LEN 1024
+/* A signed request: reply length, this magic, public key, signature. */
+#define SIGNED_MAGIC "SIG1"
+#define SIGNED_HDR (4 + 4 + crypto_sign_PUBLICKEYBYTES + crypto_sign_BYTES)
 
 /* ---- Ed25519 ---- */
 
@@ -140,9 +143,17 @@ static void srv_cb(void *arg)
 	}
 	m = nng_aio_get_msg(c->aio);
 	uint32_t want = 0;
-	if (nng_msg_len(m) >= 4) {
+	int verified = -1;
+	size_t len = nng_msg_len(m);
+	if (len >= 4) {
 		const uint8_t *b = nng_msg_body(m);
 		want = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+		if (len > SIGNED_HDR && memcmp(b + 4, SIGNED_MAGIC, 4) == 0) {
+			/* want | magic | pk | sig | message: verified here, on
+			 * nng's own thread, as the floor of a relay's work. */
+			verified = crypto_sign_verify_detached(b + 40, b + SIGNED_HDR,
+							       len - SIGNED_HDR, b + 8) == 0;
+		}
 	}
 	if (want > MSG_MAX - 1024) {
 		want = 16;
@@ -152,6 +163,10 @@ static void srv_cb(void *arg)
 		nng_msg_free(m);
 		nng_ctx_recv(c->ctx, c->aio);
 		return;
+	}
+	if (verified >= 0 && want > 0) {
+		/* The first byte of the reply says whether the signature held. */
+		((uint8_t *)nng_msg_body(m))[0] = (uint8_t)verified;
 	}
 	nng_aio_set_msg(c->aio, m);
 	c->sending = 1;
@@ -336,13 +351,18 @@ struct rr_ctx {
 };
 struct rr_run {
 	size_t req_len, reply_len;
+	const uint8_t *signed_req; /* NULL, or req_len bytes to send as they are */
 	atomic_uint_fast64_t done;
 	atomic_int stop, stopped, errors;
 };
 
 static void rr_send(struct rr_ctx *c)
 {
-	nng_aio_set_msg(c->aio, request(c->run->req_len, c->run->reply_len));
+	nng_msg *m = request(c->run->req_len, c->run->reply_len);
+	if (c->run->signed_req != NULL) {
+		memcpy(nng_msg_body(m), c->run->signed_req, c->run->req_len);
+	}
+	nng_aio_set_msg(c->aio, m);
 	c->sending = 1;
 	nng_ctx_send(c->ctx, c->aio);
 }
@@ -364,7 +384,12 @@ static void rr_cb(void *arg)
 		nng_ctx_recv(c->ctx, c->aio);
 		return;
 	}
-	nng_msg_free(nng_aio_get_msg(c->aio));
+	nng_msg *reply = nng_aio_get_msg(c->aio);
+	if (run->signed_req != NULL &&
+	    (nng_msg_len(reply) < 1 || ((const uint8_t *)nng_msg_body(reply))[0] != 1)) {
+		atomic_fetch_add(&run->errors, 1);
+	}
+	nng_msg_free(reply);
 	atomic_fetch_add(&run->done, 1);
 	if (atomic_load(&run->stop)) {
 		atomic_fetch_add(&run->stopped, 1);
@@ -379,11 +404,11 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-double refs_nng_rate(const struct refs_server *s, unsigned contexts, size_t req_len,
-		     size_t reply_len, double seconds)
+static double rr_rate(const struct refs_server *s, unsigned contexts, size_t req_len,
+		      size_t reply_len, const uint8_t *signed_req, double seconds)
 {
 	nng_socket sock;
-	struct rr_run run = { .req_len = req_len, .reply_len = reply_len };
+	struct rr_run run = { .req_len = req_len, .reply_len = reply_len, .signed_req = signed_req };
 	struct rr_ctx *c = calloc(contexts, sizeof(*c));
 	BENCH_CHECK(c == NULL);
 	BENCH_CHECK(dial(s, &sock));
@@ -412,6 +437,30 @@ double refs_nng_rate(const struct refs_server *s, unsigned contexts, size_t req_
 	free(c);
 	BENCH_CHECK(atomic_load(&run.errors));
 	return (double)(n1 - n0) / ((double)(t1 - t0) / 1e9);
+}
+
+double refs_nng_rate(const struct refs_server *s, unsigned contexts, size_t req_len,
+		     size_t reply_len, double seconds)
+{
+	return rr_rate(s, contexts, req_len, reply_len, NULL, seconds);
+}
+
+double refs_nng_verify_rate(const struct refs_server *s, unsigned contexts, double seconds)
+{
+	uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+	uint8_t req[SIGNED_HDR + VERIFY_MSG_LEN];
+	const size_t reply_len = 1024;
+	req[0] = (uint8_t)(reply_len >> 24);
+	req[1] = (uint8_t)(reply_len >> 16);
+	req[2] = (uint8_t)(reply_len >> 8);
+	req[3] = (uint8_t)reply_len;
+	memcpy(req + 4, SIGNED_MAGIC, 4);
+	crypto_sign_keypair(pk, sk);
+	memcpy(req + 8, pk, sizeof(pk));
+	randombytes_buf(req + SIGNED_HDR, VERIFY_MSG_LEN);
+	crypto_sign_detached(req + 8 + sizeof(pk), NULL, req + SIGNED_HDR, VERIFY_MSG_LEN, sk);
+	sodium_memzero(sk, sizeof(sk));
+	return rr_rate(s, contexts, sizeof(req), reply_len, req, seconds);
 }
 
 int refs_nng_rtt(const struct refs_server *s, size_t req_len, size_t reply_len, size_t n,

@@ -52,6 +52,14 @@ void refs_server_stop(struct refs_server *s);
  */
 double refs_nng_rate(const struct refs_server *s, unsigned contexts, size_t req_len,
 		     size_t reply_len, double seconds);
+/*
+ * The floor of a relay's durable throughput without its durability: round
+ * trips per second with `contexts` in flight, each request a 1 KiB message
+ * with an Ed25519 signature that the server verifies (on nng's threads)
+ * before it answers 1 KiB. The transport and the one check per envelope the
+ * design requires, and nothing else: no store, no log, no receipt.
+ */
+double refs_nng_verify_rate(const struct refs_server *s, unsigned contexts, double seconds);
 /* n sequential round trips; lat_ns receives each one's time. */
 int refs_nng_rtt(const struct refs_server *s, size_t req_len, size_t reply_len, size_t n,
 		 uint64_t *lat_ns) DX_MUST_CHECK;
