@@ -193,6 +193,68 @@ static void test_inbox_basic(void **state)
 	node_store_close(st);
 }
 
+/* Whether SQLite answers sql in the store at path through the named index. */
+static int plan_uses(const char *path, const char *sql, const char *index)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char q[512];
+	int found = 0;
+	snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *d = (const char *)sqlite3_column_text(st, 3);
+		found |= d != NULL && strstr(d, index) != NULL;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return found;
+}
+
+/*
+ * Messages without an acknowledgement receipt come back oldest first, at most
+ * as many as asked, and are found through an index of their own, which a
+ * store made before that index gains when it is opened (every idle round of
+ * the inbox asks: reading the messages themselves cost 8.5 ms at 10,000).
+ */
+static void test_inbox_unacked(void **state)
+{
+	(void)state;
+	const char *path = new_db();
+	struct node_store *st = open_store(path, key1);
+	struct node_store_opened m[3];
+	for (int i = 0; i < 3; i++) {
+		m[i] = opened((uint8_t)(0x30 + i), "MEX", (uint64_t)i + 1, "body", "s");
+		assert_dx_ok(node_store_inbox_store_opened(st, &m[i]));
+	}
+	assert_dx_ok(node_store_inbox_mark_acked(st, m[1].digest, (const uint8_t *)"ack", 3));
+	uint8_t digests[4][NODE_STORE_DIGEST_LEN];
+	char senders[4][DX_STATE_LEN + 1];
+	size_t n = 9;
+	assert_dx_ok(node_store_inbox_unacked(st, 4, digests, senders, &n));
+	assert_int_equal(n, 2);
+	assert_memory_equal(digests[0], m[0].digest, NODE_STORE_DIGEST_LEN);
+	assert_memory_equal(digests[1], m[2].digest, NODE_STORE_DIGEST_LEN);
+	assert_string_equal(senders[1], "MEX");
+	assert_dx_ok(node_store_inbox_unacked(st, 1, digests, senders, &n));
+	assert_int_equal(n, 1);
+	assert_memory_equal(digests[0], m[0].digest, NODE_STORE_DIGEST_LEN);
+	struct node_store_counts k;
+	assert_dx_ok(node_store_count(st, &k));
+	assert_int_equal(k.inbox, 3);
+	assert_int_equal(k.inbox_unacked, 2);
+	node_store_close(st);
+
+	const char *q = "SELECT digest, sender FROM inbox WHERE ack_receipt IS NULL ORDER BY id LIMIT 8";
+	assert_true(plan_uses(path, q, "inbox_unacked"));
+	raw_exec(path, "DROP INDEX inbox_unacked");
+	assert_false(plan_uses(path, q, "inbox_unacked"));
+	st = open_store(path, key1);
+	node_store_close(st);
+	assert_true(plan_uses(path, q, "inbox_unacked"));
+}
+
 static void test_inbox_refusals(void **state)
 {
 	(void)state;
@@ -550,7 +612,7 @@ static void test_canary(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_inbox_basic),	 cmocka_unit_test(test_inbox_refusals),
+		cmocka_unit_test(test_inbox_basic),	 cmocka_unit_test(test_inbox_unacked),	 cmocka_unit_test(test_inbox_refusals),
 		cmocka_unit_test(test_inbox_list),	 cmocka_unit_test(test_gaps),
 		cmocka_unit_test(test_prune_seen),	 cmocka_unit_test(test_wrong_key),
 		cmocka_unit_test(test_moved_ciphertext), cmocka_unit_test(test_corrupt_rows),

@@ -120,6 +120,13 @@ int node_store_open(const char *path, const uint8_t store_key[static NODE_STORE_
 	}
 	memcpy(st->key, store_key, NODE_STORE_KEY_LEN);
 	int rc = db_open(path, SCHEMA, SCHEMA_VERSION, &st->db);
+	/* Messages waiting for their acknowledgement receipt, found without
+	 * reading the inbox (every idle round of the inbox asks); added here so
+	 * that a store made before it gains it. */
+	if (rc == DX_OK) {
+		rc = db_exec(st->db, "CREATE INDEX IF NOT EXISTS inbox_unacked ON inbox(id)"
+				     " WHERE ack_receipt IS NULL");
+	}
 	if (rc != DX_OK) {
 		node_store_close(st);
 		return rc;

@@ -492,8 +492,11 @@ int node_store_count(struct node_store *st, struct node_store_counts *out)
 	if (rc != SQLITE_DONE) {
 		return db_from_sqlite(rc);
 	}
+	/* Two counts from indexes (the smallest one, and inbox_unacked), not
+	 * one pass over the messages themselves. */
 	if ((rc = db_stmt(st->db,
-			  "SELECT COUNT(*), COALESCE(SUM(ack_receipt IS NULL), 0) FROM inbox",
+			  "SELECT (SELECT COUNT(*) FROM inbox),"
+			  " (SELECT COUNT(*) FROM inbox WHERE ack_receipt IS NULL)",
 			  &s)) != DX_OK) {
 		return rc;
 	}

@@ -123,9 +123,12 @@ int relay_store_open(struct relay *r, const char *path)
 		return rc;
 	}
 	r->node_cache = c;
-	/* Roster pages are read in log order; stores made before paging get
+	/* Roster pages are read in log order, and a State's attachment quota
+	 * is summed over its own streams only; stores made before either get
 	 * the index on their next start. */
-	return db_exec(r->db, "CREATE INDEX IF NOT EXISTS roster_by_log ON roster(log_index)");
+	return db_exec(r->db, "CREATE INDEX IF NOT EXISTS roster_by_log ON roster(log_index);"
+			      "CREATE INDEX IF NOT EXISTS attachments_by_owner"
+			      " ON attachments(owner, total_size);");
 }
 
 static int node_get(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
