@@ -68,6 +68,11 @@ struct relay_member {
 	 * is checked against both, without reading the mailbox). */
 	uint64_t mbox_n, mbox_bytes;
 	uint64_t mbox_pending_n, mbox_pending_bytes;
+	/* When the oldest waiting envelope arrived, for its gauge: kept as mail
+	 * arrives, read again from the mailbox index only once an
+	 * acknowledgement may have taken the oldest away (stale). */
+	uint64_t mbox_oldest_ms;
+	uint8_t mbox_oldest_stale;
 	/* Request sessions (relay_session.c), allocated at the first handshake. */
 	struct relay_sessions *sessions;
 };

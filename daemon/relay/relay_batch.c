@@ -84,10 +84,17 @@ static void mailbox_settle(struct relay *r, struct relay_op *op, int committed)
 		if (committed) {
 			m->mbox_n++;
 			m->mbox_bytes += op->mbox_bytes;
+			if (m->mbox_n == 1) {
+				m->mbox_oldest_ms = op->time_ms;
+				m->mbox_oldest_stale = 0;
+			} else if (op->time_ms < m->mbox_oldest_ms) {
+				m->mbox_oldest_ms = op->time_ms; /* the clock went back */
+			}
 		}
 	} else if (committed) {
 		m->mbox_n = m->mbox_n > 0 ? m->mbox_n - 1 : 0;
 		m->mbox_bytes = m->mbox_bytes > op->mbox_bytes ? m->mbox_bytes - op->mbox_bytes : 0;
+		m->mbox_oldest_stale = 1;
 	}
 	op->mbox_change = 0;
 }
