@@ -525,6 +525,15 @@ static void relay_cycle(int cycle)
 		assert_int_equal(inbox_count(inbox, "FRA", during[i].subject, &it), 0);
 	}
 	json_decref(inbox);
+	/* Restarted on its full disk, the relay comes up on what it holds
+	 * (its log checked against its checkpoint) and goes on refusing. */
+	assert_int_equal(trelay_stop(&NET.relay, SIGTERM), 0);
+	refusals = proc_log_count(&NET.relay.proc, "DX_ENOSPC");
+	trelay_start(&NET.relay);
+	if (proc_wait_log(&NET.relay.proc, "DX_ENOSPC", refusals + 1, TN_DELIVER_MS) != 0) {
+		TN_FAIL(&NET, "the relay, restarted on its full disk, refuses nothing");
+	}
+	assert_all_running("the relay restarted on its full disk");
 	disk_free(NET.relay.home);
 	if (proc_wait_log(&NET.relay.proc, "back above 5%", highs + 1, TN_DELIVER_MS) != 0) {
 		TN_FAIL(&NET, "the relay did not log that its free space is back above 5%%");
@@ -612,6 +621,28 @@ static void test_node_disk_full(void **state)
 		TN_FAIL(&NET, "FRA's log does not say that its disk is full");
 	}
 	assert_all_running("FRA's disk full");
+	/* Restarted on the full disk (a reboot, an upgrade): it comes up, shows
+	 * what it holds, says why it takes nothing new, and refuses sends. */
+	assert_int_equal(tnode_stop(fra, SIGTERM), 0);
+	warned = proc_log_count(&fra->proc, dx_strerror(DX_ENOSPC));
+	tnode_start(&NET, fra);
+	tnode_cli_argv(fra, (uid_t)-1, &r, TN_ARGS("inbox"));
+	if (r.status != 0) {
+		TN_FAIL(&NET, "divex inbox after a restart on a full disk: status %d, %.500s",
+			r.status, r.err);
+	}
+	tcli_free(&r);
+	if (tnode_wait_log(fra, dx_strerror(DX_ENOSPC), warned + 1, TN_DELIVER_MS) != 0) {
+		TN_FAIL(&NET, "FRA, restarted on its full disk, does not say that it is full");
+	}
+	tnode_cli_argv(fra, (uid_t)-1, &r,
+		       TN_ARGS("send", "--to", "MEX", "--subject", "refused", "--file", msg));
+	if (r.status != 1 || strstr(r.err, "DX_ENOSPC") == NULL) {
+		TN_FAIL(&NET, "divex send after a restart on a full disk: status %d, %.500s",
+			r.status, r.err);
+	}
+	tcli_free(&r);
+	fprintf(stdout, "disk: node restarted on its full disk: it runs, reads, refuses sends\n");
 	disk_free(fra->home);
 	/* Room again: everything flows, nothing restarted. */
 	check_delivered(mex, fra, during, DURING);

@@ -162,6 +162,9 @@ static char *slurp(const char *path, size_t *len)
 int proc_log_count(const struct proc *p, const char *needle)
 {
 	size_t n, len = strlen(needle);
+	if (len == 0) {
+		return -1; /* an empty needle would match at every byte, for ever */
+	}
 	char *b = slurp(p->log, &n);
 	int count = 0;
 	for (char *at = b; at != NULL && (at = memmem(at, n - (size_t)(at - b), needle, len)) != NULL;

@@ -23,7 +23,7 @@ struct proc {
 int proc_start(struct proc *p, const char *log, char *const argv[]);
 /* Runs argv to completion; returns its exit status (or -1). */
 int proc_run(const char *log, char *const argv[]);
-/* How many times the log contains needle. */
+/* How many times the log contains needle; -1 for an empty needle. */
 int proc_log_count(const struct proc *p, const char *needle);
 /* Waits until the log contains needle `count` times; 0, or -1 after deadline_ms
  * or if the process died. */
