@@ -50,6 +50,7 @@ static const char *const op_names[METRICS_OP_COUNT] = {
 	[METRICS_OP_STATEMENTS] = "statements",
 	[METRICS_OP_SESSION] = "session",
 	[METRICS_OP_ADMIN] = "admin",
+	[METRICS_OP_UNDECODABLE] = "undecodable",
 };
 
 static const char *const outcome_names[METRICS_OUTCOME_COUNT] = {

@@ -57,6 +57,7 @@ enum metrics_op {
 	METRICS_OP_STATEMENTS,
 	METRICS_OP_SESSION,
 	METRICS_OP_ADMIN,
+	METRICS_OP_UNDECODABLE, /* a request that decodes to no known operation */
 	METRICS_OP_COUNT
 };
 

@@ -122,6 +122,17 @@ struct relay_op {
 	struct relay_op *next_batch;
 };
 
+/*
+ * The log's refusal lines: a peer, member or not, that sends refused
+ * requests as fast as it can must not fill the operator's log (or disk).
+ * At most RELAY_REFUSAL_LINES lines per RELAY_REFUSAL_WINDOW_MS; the others
+ * are counted by error and summed up in one line when the window closes.
+ * The metrics count every refusal.
+ */
+#define RELAY_REFUSAL_KINDS 11
+#define RELAY_REFUSAL_LINES 20
+#define RELAY_REFUSAL_WINDOW_MS 10000
+
 struct relay {
 	uv_loop_t *loop;
 	struct relay_config cfg;
@@ -163,6 +174,12 @@ struct relay {
 	unsigned long relisten_failures;  /* as last logged */
 	uv_signal_t sigterm, sigint, sighup;
 	int disk_low; /* data_dir's file system is under 5% free (as last logged) */
+	/* Refusal lines in the log, at most RELAY_REFUSAL_LINES per window;
+	 * the rest counted by error and said in one line (relay_ops.c). */
+	uint64_t refusal_window_ms;
+	unsigned refusal_lines;
+	uint64_t refusal_more[RELAY_REFUSAL_KINDS];
+	char refusal_last[RELAY_REFUSAL_KINDS][4];
 	int stopping;
 	int exit_code;
 	/* The Merkle nodes most recently written or read (relay_store.c). */
@@ -230,6 +247,9 @@ int relay_mailbox_count(struct relay *r) DX_MUST_CHECK;
 int relay_mailbox_has_room(const struct relay *r, const struct relay_member *m, uint64_t len);
 /* A State's slot in relay.members. */
 size_t relay_state_slot(const char *state);
+/* Says how many refusals went without a line, once their window closed
+ * (or at once when `now` is 0: the relay is stopping). */
+void relay_refusals_flush(struct relay *r, uint64_t now);
 
 /* relay_batch.c: relay_batch_add() joins op to the batch and flushes or
  * schedules it; relay_batch_append() only joins it (the caller schedules). */

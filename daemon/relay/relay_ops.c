@@ -79,28 +79,71 @@ static uint8_t *own(struct relay_op *op, size_t n)
 /*
  * Refusals that an operator should see: who was refused and why. Routine
  * outcomes (no such envelope, quota, rate) are counted in the metrics only.
+ * Their order here is their order in the summary line.
  */
+static const int REFUSAL_CODES[RELAY_REFUSAL_KINDS] = {
+	DX_EPARSE,	   DX_ENOT_MEMBER, DX_ESUSPENDED,     DX_EREQ_SIG,
+	DX_EREQ_STALE,	   DX_EREQ_REPLAY, DX_EOUTER_SIG,     DX_ENOT_RECIPIENT,
+	DX_EREPLAY,	   DX_EINTERNAL,   DX_ENOSPC,
+};
+
+void relay_refusals_flush(struct relay *r, uint64_t now)
+{
+	if (now != 0 && now < r->refusal_window_ms + RELAY_REFUSAL_WINDOW_MS) {
+		return;
+	}
+	char line[1024];
+	size_t len = 0;
+	uint64_t total = 0;
+	for (size_t i = 0; i < RELAY_REFUSAL_KINDS; i++) {
+		if (r->refusal_more[i] == 0) {
+			continue;
+		}
+		total += r->refusal_more[i];
+		int n = snprintf(line + len, sizeof(line) - len, "%s%s %llu (the last from %s)",
+				 len > 0 ? ", " : "", dx_errname(REFUSAL_CODES[i]),
+				 (unsigned long long)r->refusal_more[i],
+				 r->refusal_last[i][0] != '\0' ? r->refusal_last[i]
+								: "an undecodable sender");
+		if (n > 0 && (size_t)n < sizeof(line) - len) {
+			len += (size_t)n;
+		}
+		r->refusal_more[i] = 0;
+	}
+	if (total > 0) {
+		relay_logf(r, "refused %llu more request(s) in the last %u s without a line each, "
+			      "%u lines being the most per %u s: %s. The metrics count every one "
+			      "(divex_relay_requests_total)",
+			   (unsigned long long)total, RELAY_REFUSAL_WINDOW_MS / 1000,
+			   RELAY_REFUSAL_LINES, RELAY_REFUSAL_WINDOW_MS / 1000, line);
+	}
+	r->refusal_window_ms = now;
+	r->refusal_lines = 0;
+}
+
 static void log_refusal(const struct relay_op *op)
 {
-	switch (op->status) {
-	case DX_EPARSE:
-	case DX_ENOT_MEMBER:
-	case DX_ESUSPENDED:
-	case DX_EREQ_SIG:
-	case DX_EREQ_STALE:
-	case DX_EREQ_REPLAY:
-	case DX_EOUTER_SIG:
-	case DX_ENOT_RECIPIENT:
-	case DX_EREPLAY:
-	case DX_EINTERNAL:
-	case DX_ENOSPC:
-		relay_logf(op->relay, "refused a request from %s: %s",
-			   op->req.body != NULL ? op->req.body->node : "an undecodable sender",
-			   dx_errname(op->status));
-		break;
-	default:
-		break;
+	struct relay *r = op->relay;
+	size_t kind = RELAY_REFUSAL_KINDS;
+	for (size_t i = 0; i < RELAY_REFUSAL_KINDS; i++) {
+		if (REFUSAL_CODES[i] == op->status) {
+			kind = i;
+		}
 	}
+	if (kind == RELAY_REFUSAL_KINDS) {
+		return;
+	}
+	/* A State code, checked by the request's parser; none if undecodable. */
+	const char *from = op->req.body != NULL ? op->req.body->node : "";
+	relay_refusals_flush(r, dx_now_ms());
+	if (r->refusal_lines < RELAY_REFUSAL_LINES) {
+		r->refusal_lines++;
+		relay_logf(r, "refused a request from %s: %s",
+			   from[0] != '\0' ? from : "an undecodable sender", dx_errname(op->status));
+		return;
+	}
+	r->refusal_more[kind]++;
+	snprintf(r->refusal_last[kind], sizeof(r->refusal_last[kind]), "%.3s", from);
 }
 
 /* Serializes the answer, hands it to nng and frees the operation. */
@@ -121,6 +164,8 @@ void relay_op_reply(struct relay_op *op)
 	}
 	if (op->op > 0 && (size_t)op->op < N_OPS && OPS[op->op].check != NULL) {
 		metrics_count_request(r->metrics, OPS[op->op].metric, op->status, dx_now_ms());
+	} else if (op->status == DX_EPARSE) {
+		metrics_count_request(r->metrics, METRICS_OP_UNDECODABLE, op->status, dx_now_ms());
 	}
 	log_refusal(op);
 	/* A client refuses an answer larger than RELAY_RESPONSE_MAX by

@@ -284,6 +284,7 @@ static void tick(uv_timer_t *t)
 	relay_attach_release(r, now);
 	watch_disk(r);
 	relay_refresh_mailbox_metrics(r, now);
+	relay_refusals_flush(r, now);
 	unsigned long replaced = bridge_listeners_replaced();
 	if (replaced != r->listeners_replaced) {
 		r->listeners_replaced = replaced;
@@ -329,6 +330,7 @@ static void relay_stop(struct relay *r)
 		return;
 	}
 	r->stopping = 1;
+	relay_refusals_flush(r, 0);
 	relay_logf(r, "stopping: finishing in-flight commits");
 	relay_batch_flush_now(r);
 	for (size_t i = 0; i < RELAY_STATE_SLOTS; i++) {

@@ -693,6 +693,52 @@ static void test_mailbox_gauges(void **state)
 	tclient_close(&cb);
 }
 
+/*
+ * A peer sending refused requests as fast as it can does not fill the log:
+ * at most REFUSAL_LINES refusal lines per window, then one line that
+ * counts the rest by error once the window closes.
+ */
+/* RELAY_REFUSAL_LINES and RELAY_REFUSAL_WINDOW_MS (daemon/relay/relay.h). */
+#define REFUSAL_LINES 20
+#define REFUSAL_WINDOW_MS 10000
+
+static void test_refusal_lines_capped(void **state)
+{
+	(void)state;
+	const char *line = "refused a request from an undecodable sender: DX_EPARSE";
+	const char *summary = "more request(s) in the last";
+	const int sent = 3 * REFUSAL_LINES;
+	struct tclient c;
+	uint8_t junk[200];
+	rh_open_client(&c, H.fra);
+	int lines0 = proc_log_count(&H.relay, line);
+	int summaries0 = proc_log_count(&H.relay, summary);
+	for (int i = 0; i < sent; i++) {
+		Dx__RelayResponse *r = NULL;
+		randombytes_buf(junk, sizeof(junk));
+		junk[0] = 0xff; /* not a protobuf field: undecodable */
+		assert_int_equal(tclient_call_raw(&c, junk, sizeof(junk), &r), DX_OK);
+		assert_int_equal(r->status, DX_EPARSE);
+		dx__relay_response__free_unpacked(r, NULL);
+	}
+	int lines = proc_log_count(&H.relay, line) - lines0;
+	assert_true(lines >= 1 && lines <= REFUSAL_LINES);
+	if (proc_wait_log(&H.relay, summary, summaries0 + 1,
+			  REFUSAL_WINDOW_MS + 10000) != 0) {
+		fail_msg("no line counting the %d refusals without a line of their own",
+			 sent - lines);
+	}
+	assert_int_equal(proc_log_number_last(&H.relay, "DX_EPARSE "), sent - lines);
+	/* The metrics count every one. */
+	char *m = http_get("/metrics");
+	const char *name = "divex_relay_requests_total{op=\"undecodable\",outcome=\"refused\"} ";
+	char *at = strstr(m, name);
+	assert_non_null(at);
+	assert_true(strtol(at + strlen(name), NULL, 10) >= sent);
+	free(m);
+	tclient_close(&c);
+}
+
 /* One upload (from FRA unless from is set) on a connection of its own, for a thread. */
 struct piece_call {
 	const struct keys *from;
@@ -921,6 +967,7 @@ int main(void)
 		cmocka_unit_test(test_parked_polls_bounded),
 		cmocka_unit_test(test_metrics_parse),
 		cmocka_unit_test(test_mailbox_gauges),
+		cmocka_unit_test(test_refusal_lines_capped),
 		cmocka_unit_test(test_upload_ahead),
 		cmocka_unit_test(test_cli_relay_status),
 		cmocka_unit_test(test_sighup_reloads_limits),
