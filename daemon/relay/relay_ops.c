@@ -89,7 +89,9 @@ static const int REFUSAL_CODES[RELAY_REFUSAL_KINDS] = {
 
 void relay_refusals_flush(struct relay *r, uint64_t now)
 {
-	if (now != 0 && now < r->refusal_window_ms + RELAY_REFUSAL_WINDOW_MS) {
+	/* A window also closes when the wall clock went back past its start. */
+	if (now != 0 && now >= r->refusal_window_ms &&
+	    now < r->refusal_window_ms + RELAY_REFUSAL_WINDOW_MS) {
 		return;
 	}
 	char line[1024];
