@@ -81,11 +81,13 @@ static uint8_t *own(struct relay_op *op, size_t n)
  * outcomes (no such envelope, quota, rate) are counted in the metrics only.
  * Their order here is their order in the summary line.
  */
-static const int REFUSAL_CODES[RELAY_REFUSAL_KINDS] = {
+static const int REFUSAL_CODES[] = {
 	DX_EPARSE,	   DX_ENOT_MEMBER, DX_ESUSPENDED,     DX_EREQ_SIG,
 	DX_EREQ_STALE,	   DX_EREQ_REPLAY, DX_EOUTER_SIG,     DX_ENOT_RECIPIENT,
 	DX_EREPLAY,	   DX_EINTERNAL,   DX_ENOSPC,
 };
+_Static_assert(sizeof(REFUSAL_CODES) / sizeof(REFUSAL_CODES[0]) == RELAY_REFUSAL_KINDS,
+	       "RELAY_REFUSAL_KINDS counts REFUSAL_CODES");
 
 void relay_refusals_flush(struct relay *r, uint64_t now)
 {
@@ -126,11 +128,9 @@ void relay_refusals_flush(struct relay *r, uint64_t now)
 static void log_refusal(const struct relay_op *op)
 {
 	struct relay *r = op->relay;
-	size_t kind = RELAY_REFUSAL_KINDS;
-	for (size_t i = 0; i < RELAY_REFUSAL_KINDS; i++) {
-		if (REFUSAL_CODES[i] == op->status) {
-			kind = i;
-		}
+	size_t kind = 0;
+	while (kind < RELAY_REFUSAL_KINDS && REFUSAL_CODES[kind] != op->status) {
+		kind++;
 	}
 	if (kind == RELAY_REFUSAL_KINDS) {
 		return;
