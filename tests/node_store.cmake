@@ -7,4 +7,4 @@ divex_add_test(test_node_store SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_node_store
 divex_add_test(test_node_store_trust SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_node_store_trust.c
   LIBS divex_node_store TIMEOUT 120)
 divex_add_test(test_node_store_inbox SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_node_store_inbox.c
-  LIBS divex_node_store TIMEOUT 120)
+  LIBS divex_node_store divex_testlib_sql TIMEOUT 120)

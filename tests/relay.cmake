@@ -14,7 +14,7 @@ if(TARGET divex-relay)
 endif()
 if(TARGET divex-relay)
   divex_add_test(test_relay_retention SOURCES relay/test_relay_retention.c
-    LIBS divex_relay_testlib divex_seal TIMEOUT 120)
+    LIBS divex_relay_testlib divex_seal divex_testlib_sql TIMEOUT 120)
   add_dependencies(test_relay_retention divex-relay)
 endif()
 

@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "node_store.h"
+#include "sqlplan.h"
 #include "testlib.h"
 
 static const uint8_t key1[NODE_STORE_KEY_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8 };
@@ -193,25 +194,6 @@ static void test_inbox_basic(void **state)
 	node_store_close(st);
 }
 
-/* Whether SQLite answers sql in the store at path through the named index. */
-static int plan_uses(const char *path, const char *sql, const char *index)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	char q[512];
-	int found = 0;
-	snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *d = (const char *)sqlite3_column_text(st, 3);
-		found |= d != NULL && strstr(d, index) != NULL;
-	}
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return found;
-}
-
 /*
  * Messages without an acknowledgement receipt come back oldest first, at most
  * as many as asked, and are found through an index of their own, which a
@@ -247,12 +229,12 @@ static void test_inbox_unacked(void **state)
 	node_store_close(st);
 
 	const char *q = "SELECT digest, sender FROM inbox WHERE ack_receipt IS NULL ORDER BY id LIMIT 8";
-	assert_true(plan_uses(path, q, "inbox_unacked"));
+	assert_true(test_plan_uses(path, q, "inbox_unacked"));
 	raw_exec(path, "DROP INDEX inbox_unacked");
-	assert_false(plan_uses(path, q, "inbox_unacked"));
+	assert_false(test_plan_uses(path, q, "inbox_unacked"));
 	st = open_store(path, key1);
 	node_store_close(st);
-	assert_true(plan_uses(path, q, "inbox_unacked"));
+	assert_true(test_plan_uses(path, q, "inbox_unacked"));
 }
 
 static void test_inbox_refusals(void **state)

@@ -7,13 +7,13 @@
  * its bytes then no longer count against the uploader's quota.
  */
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "sqlplan.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -154,24 +154,10 @@ static void test_release_frees_quota(void **state)
 
 	/* The quota is summed over the uploader's own streams, through an
 	 * index, not over every stream the relay holds. */
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	int indexed = 0;
-	assert_int_equal(sqlite3_open_v2(test_path(H.home, "relay.db"), &db, SQLITE_OPEN_READONLY,
-					 NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db,
-					    "EXPLAIN QUERY PLAN SELECT COALESCE(SUM(total_size), 0)"
-					    " FROM attachments WHERE owner = 'FRA'",
-					    -1, &st, NULL),
-			 SQLITE_OK);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *d = (const char *)sqlite3_column_text(st, 3);
-		indexed |= d != NULL && strstr(d, "COVERING INDEX attachments_by_owner") != NULL;
-	}
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	assert_true(indexed);
+	assert_true(test_plan_uses(test_path(H.home, "relay.db"),
+				   "SELECT COALESCE(SUM(total_size), 0) FROM attachments"
+				   " WHERE owner = 'FRA'",
+				   "COVERING INDEX attachments_by_owner"));
 }
 
 /*
