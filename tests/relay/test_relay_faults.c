@@ -586,6 +586,32 @@ static char *http_get(const char *path)
 	return buf;
 }
 
+/* The value of one sample of the relay's /metrics ("name" or "name{labels}"); -1 if absent. */
+static double metric(const char *sample)
+{
+	char want[256];
+	snprintf(want, sizeof(want), "\n%s ", sample);
+	char *m = http_get("/metrics");
+	char *at = strstr(m, want);
+	double v = at != NULL ? strtod(at + strlen(want), NULL) : -1;
+	free(m);
+	return v;
+}
+
+/* Waits (30 s at most) for a sample to reach at least min and at most max. */
+static double wait_metric(const char *sample, double min, double max)
+{
+	double v;
+	for (int waited = 0; (v = metric(sample)) < min || v > max; waited += 20) {
+		if (waited > 30000) {
+			fail_msg("%s is %g after 30 s, want %g to %g", sample, v, min, max);
+		}
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return v;
+}
+
 /* /metrics from the running relay parses as Prometheus text (promtool). */
 static void test_metrics_parse(void **state)
 {
@@ -597,9 +623,7 @@ static void test_metrics_parse(void **state)
 	body += 4;
 	assert_non_null(strstr(body, "divex_relay_"));
 	/* The relay reads its disk's free space at start and every second. */
-	const char *free_line = strstr(body, "\ndivex_relay_disk_free_bytes ");
-	assert_non_null(free_line);
-	assert_true(strtoll(free_line + strlen("\ndivex_relay_disk_free_bytes "), NULL, 10) > 0);
+	assert_true(metric("divex_relay_disk_free_bytes") > 0);
 	const char *file = test_path(test_tmpdir(), "metrics.txt");
 	test_write_file(file, body, strlen(body));
 	if (system("command -v promtool >/dev/null 2>&1") != 0) {
@@ -615,31 +639,12 @@ static void test_metrics_parse(void **state)
 	free(status);
 }
 
-/* One State's sample of a per-State gauge; -1 when the line is missing. */
-static double state_gauge(const char *name, const char *st)
+/* Waits for a per-State gauge of the mailboxes to reach at least min and at most max. */
+static void wait_gauge(const char *name, const char *st, double min, double max)
 {
-	char want[160];
-	snprintf(want, sizeof(want), "\ndivex_relay_%s{state=\"%s\"} ", name, st);
-	char *m = http_get("/metrics");
-	char *at = strstr(m, want);
-	double v = at != NULL ? strtod(at + strlen(want), NULL) : -1;
-	free(m);
-	return v;
-}
-
-/* Waits (20 s at most) for a per-State gauge to reach at least min and at most max. */
-static double wait_gauge(const char *name, const char *st, double min, double max)
-{
-	double v;
-	for (int waited = 0; (v = state_gauge(name, st)) < min || v > max; waited += 20) {
-		if (waited > 20000) {
-			fail_msg("divex_relay_%s{state=\"%s\"} is %g after 20 s, want %g to %g",
-				 name, st, v, min, max);
-		}
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	return v;
+	char sample[160];
+	snprintf(sample, sizeof(sample), "divex_relay_%s{state=\"%s\"}", name, st);
+	wait_metric(sample, min, max);
 }
 
 static void ack_as_bfa(struct tclient *cb, const struct envelope_info *e)
@@ -730,12 +735,8 @@ static void test_refusal_lines_capped(void **state)
 	}
 	assert_int_equal(proc_log_number_last(&H.relay, "DX_EPARSE "), sent - lines);
 	/* The metrics count every one. */
-	char *m = http_get("/metrics");
-	const char *name = "divex_relay_requests_total{op=\"undecodable\",outcome=\"refused\"} ";
-	char *at = strstr(m, name);
-	assert_non_null(at);
-	assert_true(strtol(at + strlen(name), NULL, 10) >= sent);
-	free(m);
+	assert_true(metric("divex_relay_requests_total{op=\"undecodable\",outcome=\"refused\"}") >=
+		    sent);
 	tclient_close(&c);
 }
 
@@ -762,26 +763,18 @@ static void *piece_thread(void *arg)
 	return NULL;
 }
 
+#define PIECES_WAITING "divex_relay_upload_pieces_waiting"
+
 static long pieces_waiting(void)
 {
-	char *m = http_get("/metrics");
-	const char *name = "\ndivex_relay_upload_pieces_waiting ";
-	char *at = strstr(m, name);
-	assert_non_null(at);
-	long n = strtol(at + strlen(name), NULL, 10);
-	free(m);
-	return n;
+	double n = metric(PIECES_WAITING);
+	assert_true(n >= 0);
+	return (long)n;
 }
 
 static void wait_pieces_waiting(long n)
 {
-	for (int waited = 0; pieces_waiting() != n; waited += 10) {
-		if (waited > 30000) {
-			fail_msg("no %ld piece(s) waiting after 30 s", n);
-		}
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
+	wait_metric(PIECES_WAITING, (double)n, (double)n);
 }
 
 /*
