@@ -39,6 +39,9 @@ static void on_alarm(void *arg, int code, const char *old_text, size_t old_len,
 	f->alarm_code = code;
 	snprintf(f->alarm_old, sizeof(f->alarm_old), "%.*s", (int)old_len, old_text);
 	snprintf(f->alarm_new, sizeof(f->alarm_new), "%.*s", (int)new_len, new_text);
+	/* Said where it happens: some tests expect alarms, others none. */
+	fprintf(stderr, "relay client alarm %s; held:\n%s\nrefused:\n%s\n", dx_errname(code),
+		f->alarm_old, f->alarm_new);
 }
 
 static void on_checkpoint(void *arg, const char *text, size_t len, uint64_t size)
