@@ -29,7 +29,7 @@
 #include "canon.h"
 #include "relay_client_impl.h"
 
-static void track(struct relay_client *c, const struct cp_slot *s, int now);
+static void track(struct relay_client *c, const struct cp_slot *s, int now, uint64_t held);
 
 /* ---- checkpoint tracking ---- */
 
@@ -95,7 +95,9 @@ static void prove_queued(struct relay_client *c)
 	}
 	struct cp_slot next = c->queued;
 	c->queued.set = 0;
-	track(c, &next, 1);
+	/* Larger than the latest when queued; if the latest has since passed
+	 * it, it is only older, not a rollback. */
+	track(c, &next, 1, 0);
 }
 
 static int send_op(struct relay_client *c, struct op *op, Dx__RequestBody *body);
@@ -131,9 +133,11 @@ static void start_proof(struct relay_client *c, const struct cp_slot *s)
 /*
  * Decides what a verified checkpoint from the relay means (PROTOCOL.md
  * 11.6); a larger one is proved at once when now is set or the last proof
- * is PROOF_SPACING_MS old, and queued otherwise.
+ * is PROOF_SPACING_MS old, and queued otherwise. held is the largest size
+ * the client held when it made the request this answers: a smaller one than
+ * the latest is a rollback only if it is smaller than that too.
  */
-static void track(struct relay_client *c, const struct cp_slot *s, int now)
+static void track(struct relay_client *c, const struct cp_slot *s, int now, uint64_t held)
 {
 	const struct cp_slot *l = &c->latest;
 	if (!l->set) {
@@ -142,6 +146,9 @@ static void track(struct relay_client *c, const struct cp_slot *s, int now)
 	}
 	if (c->refused.set && same_tree(&c->refused, s)) {
 		return;
+	}
+	if (s->cp.size < l->cp.size && s->cp.size >= held) {
+		return; /* older than the latest, not than the request: not proved on its own */
 	}
 	if (s->cp.size < l->cp.size || (s->cp.size == l->cp.size && !same_tree(l, s))) {
 		refuse(c, DX_ELOG_INCONSISTENT, l, s);
@@ -339,7 +346,7 @@ static void on_reply(void *arg, int rc, const uint8_t *data, size_t len)
 		if (relay_client_parse_checkpoint(c, r->checkpoint.data, r->checkpoint.len, &s) != DX_OK) {
 			rc = DX_EPROOF;
 		} else if (!c->closing) {
-			track(c, &s, 0);
+			track(c, &s, 0, op->held_size);
 		}
 	}
 	if (rc == DX_OK && r->status != 0) {
@@ -383,6 +390,12 @@ struct op *relay_client_op_new(struct relay_client *c, enum op_kind kind, void *
 		op->c = c;
 		op->kind = kind;
 		op->arg = arg;
+		const struct cp_slot *held[] = { &c->latest, &c->pending, &c->queued };
+		for (size_t i = 0; i < sizeof(held) / sizeof(held[0]); i++) {
+			if (held[i]->set && held[i]->cp.size > op->held_size) {
+				op->held_size = held[i]->cp.size;
+			}
+		}
 	}
 	return op;
 }

@@ -76,6 +76,11 @@ struct op {
 	} cb;
 	void *arg;
 	uint8_t request_id[RELAY_REQUEST_ID_LEN];
+	/* The largest checkpoint size the client held when the request was
+	 * made: an answer may carry an older checkpoint than one that arrived
+	 * since (answers to requests in flight at once come in any order), but
+	 * not one older than this (PROTOCOL.md 11.6). */
+	uint64_t held_size;
 	uint8_t *request; /* the request exactly as sent */
 	size_t request_len;
 	/* A request sent with a session MAC keeps its body, to be signed and
